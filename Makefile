@@ -29,7 +29,7 @@ site: host-deps venv artifacts up ## Provision the local test-bed VM with site.y
 	ansible-playbook playbooks/site.yml
 
 .PHONY: test
-test: host-deps venv artifacts image lint unit molecule ## Everything CI runs: lint, unit tests, Molecule on fresh VMs
+test: host-deps venv artifacts image lint unit integration molecule ## Everything CI runs: lint, unit and integration tests, Molecule on fresh VMs
 	@echo "make test: all green"
 
 # ---------------------------------------------------------------- set-up steps
@@ -85,6 +85,11 @@ lint: venv ## yamllint --strict and ansible-lint (production profile)
 .PHONY: unit
 unit: venv ## Unit tests (tables over pure functions; no VM)
 	pytest -q tests/unit
+
+.PHONY: integration
+integration: venv artifacts image ## Real daemons on this machine, and fresh VMs for bad input and VM cleanup
+	@trap '$(PYTHON) -m tests.testbed reap itest- >/dev/null 2>&1 || true' EXIT; \
+	pytest -q tests/integration
 
 .PHONY: molecule
 molecule: venv artifacts image ## Molecule scenarios on fresh VMs ($(SCENARIOS))

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: kubenode.runtime_chain contributors
 # Apache License 2.0 (see galaxy.yml)
-"""Pure parsers for what a CRI runtime reports through ``crictl`` (no I/O here).
+"""Pure parsers for what a CRI runtime reports through ``crictl`` (I/O: one stat, in socket_problem).
 
 Sources of each value (crictl >= 1.28 talking CRI v1 over a unix socket):
 
@@ -16,7 +16,9 @@ Sources of each value (crictl >= 1.28 talking CRI v1 over a unix socket):
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 
 CGROUP_DRIVERS = ("systemd", "cgroupfs")
 
@@ -38,6 +40,9 @@ class CriError(Exception):
 
 
 ERROR_HINTS = {
+    "bad_endpoint": "not a unix socket endpoint: use unix:///<absolute path>",
+    "no_crictl": "crictl is needed to query the CRI: install it with role kubenode.runtime_chain.crictl or set crictl_path",
+    "not_socket": "that path exists but is not a unix socket",
     "no_socket": "no socket at that path: the runtime is not running, or it listens on another path",
     "refused": "the socket exists but nothing accepts connections: a stale socket left by a runtime that stopped",
     "permission": "permission denied on the socket: run the task as root (become: true)",
@@ -223,3 +228,17 @@ def normalize_endpoint(endpoint: str) -> tuple[str, str]:
     if not path.startswith("/"):
         raise ValueError(f"CRI endpoint {endpoint!r} must name an absolute socket path (unix:///run/...)")
     return "unix://" + path, path
+
+
+def socket_problem(path: str) -> str | None:
+    """Return the ``ERROR_HINTS`` key that stops a CRI call to ``path``, or ``None``.
+
+    The only I/O in this module: one ``stat`` of the socket path.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return "no_socket"
+    except PermissionError:
+        return "permission"
+    return None if stat.S_ISSOCK(mode) else "not_socket"

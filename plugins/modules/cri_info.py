@@ -122,7 +122,6 @@ info:
 """
 
 import os
-import stat
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.kubenode.runtime_chain.plugins.module_utils.cri import (
@@ -135,62 +134,54 @@ from ansible_collections.kubenode.runtime_chain.plugins.module_utils.cri import 
     parse_crictl_info,
     parse_crictl_version,
     parse_runtime_config,
+    socket_problem,
 )
 
 C_LOCALE = {"LANG": "C", "LC_ALL": "C", "LC_MESSAGES": "C"}
 
+ARGUMENT_SPEC = dict(
+    endpoint=dict(type="str", required=True),
+    crictl_path=dict(type="path"),
+    timeout=dict(type="int", default=10),
+    include_info=dict(type="bool", default=False),
+)
 
-def query(module, crictl, url, timeout):
-    """Run the three CRI calls; raise CriError on a failed Version or Status call."""
+
+def crictl_calls(module, crictl, url, timeout):
+    """Run crictl version, info and runtime-config; raise CriError if Version or Status fail."""
     base = [crictl, "--config", "/dev/null", "--runtime-endpoint", url, "--image-endpoint", url, "--timeout", f"{timeout}s"]
     results = {}
     for name in ("version", "info", "runtime-config"):
         rc, out, err = module.run_command(base + [name], environ_update=C_LOCALE)
         if rc != 0 and name != "runtime-config":
             raise CriError(classify_crictl_error(err), last_error_line(err) or out)
-        results[name] = (rc, out, err)
+        results[name] = (out, err, rc)
     return results
 
 
-def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            endpoint=dict(type="str", required=True),
-            crictl_path=dict(type="path"),
-            timeout=dict(type="int", default=10),
-            include_info=dict(type="bool", default=False),
-        ),
-        supports_check_mode=True,
-    )
+def query(module):
+    """Return the module result for module.params; raise CriError with a diagnosis."""
+    p = module.params
     try:
-        url, path = normalize_endpoint(module.params["endpoint"])
+        url, path = normalize_endpoint(p["endpoint"])
     except ValueError as exc:
-        module.fail_json(msg=str(exc), endpoint=module.params["endpoint"])
-    if not module.params["endpoint"].startswith("unix://"):
-        module.warn(f"CRI endpoint {module.params['endpoint']!r} has no unix:// scheme (deprecated); use {url}")
-    crictl = module.params["crictl_path"] or module.get_bin_path("crictl", opt_dirs=["/usr/local/bin"])
+        raise CriError("bad_endpoint", str(exc)) from None
+    if not p["endpoint"].strip().startswith("unix://"):
+        module.warn(f"CRI endpoint {p['endpoint']!r} has no unix:// scheme (deprecated); use {url}")
+    crictl = p["crictl_path"] or module.get_bin_path("crictl", opt_dirs=["/usr/local/bin"])
     if not crictl or not os.access(crictl, os.X_OK):
-        module.fail_json(msg=f"crictl not found (needed to query {url}): install it with role kubenode.runtime_chain.crictl "
-                             "or set crictl_path", endpoint=url)
+        raise CriError("no_crictl", f"crictl not found (needed to query {url})")
+    problem = socket_problem(path)
+    if problem:
+        raise CriError(problem, path)
+    calls = crictl_calls(module, crictl, url, p["timeout"])
     try:
-        mode = os.stat(path).st_mode
-    except FileNotFoundError:
-        module.fail_json(msg=f"CRI endpoint {url}: {ERROR_HINTS['no_socket']}", endpoint=url, kind="no_socket")
-    except PermissionError:
-        module.fail_json(msg=f"CRI endpoint {url}: {ERROR_HINTS['permission']}", endpoint=url, kind="permission")
-    if not stat.S_ISSOCK(mode):
-        module.fail_json(msg=f"CRI endpoint {url}: {path} exists but is not a unix socket", endpoint=url, kind="not_socket")
-    try:
-        calls = query(module, crictl, url, module.params["timeout"])
-        version = parse_crictl_version(calls["version"][1])
-        status = parse_crictl_info(calls["info"][1])
-    except CriError as exc:
-        module.fail_json(msg=f"CRI endpoint {url}: {ERROR_HINTS[exc.kind]} ({exc.detail})", endpoint=url, kind=exc.kind)
+        version = parse_crictl_version(calls["version"][0])
+        status = parse_crictl_info(calls["info"][0])
     except ValueError as exc:
-        module.fail_json(msg=f"CRI endpoint {url}: unexpected crictl output: {exc}", endpoint=url, kind="unknown")
-    runtime_config = parse_runtime_config(*calls["runtime-config"][1:], rc=calls["runtime-config"][0])
+        raise CriError("unknown", f"unexpected crictl output: {exc}") from None
+    runtime_config = parse_runtime_config(*calls["runtime-config"])
     result = dict(
-        changed=False,
         endpoint=url,
         version=version,
         runtime_ready=status["runtime_ready"],
@@ -201,9 +192,18 @@ def main():
         runtime_config=runtime_config,
         cgroup_driver=effective_cgroup_driver(runtime_config, status["info"]),
     )
-    if module.params["include_info"]:
+    if p["include_info"]:
         result["info"] = status["info"]
-    module.exit_json(**result)
+    return result
+
+
+def main():
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    try:
+        module.exit_json(changed=False, **query(module))
+    except CriError as exc:
+        endpoint = module.params["endpoint"]
+        module.fail_json(msg=f"CRI endpoint {endpoint}: {ERROR_HINTS[exc.kind]} ({exc.detail})", endpoint=endpoint, kind=exc.kind)
 
 
 if __name__ == "__main__":

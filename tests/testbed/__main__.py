@@ -42,7 +42,9 @@ def molecule_test_ancestor() -> int | None:
         words = [a.decode(errors="replace") for a in argv if a]
         names = [os.path.basename(w) for w in words[:3]]
         if "molecule" in names and "test" in words:
-            return pid
+            # `molecule test --destroy=never` keeps its VMs on purpose (debugging).
+            keep = "--destroy=never" in words or any(a == "--destroy" and b == "never" for a, b in zip(words, words[1:]))
+            return None if keep else pid
         try:
             stat = Path(f"/proc/{pid}/stat").read_text()
             pid = int(stat.rsplit(")", 1)[1].split()[1])
@@ -147,10 +149,18 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         sys.stderr.write("%s %s\n" % (self.log_date_time_string(), format % args))
 
 
+def _alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie waiting for its parent counts as ended)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
 def cmd_watch(args) -> int:
     directory = vm.instance_dir(args.group, args.name)
     while directory.exists():
-        if not Path(f"/proc/{args.pid}").exists():
+        if not _alive(args.pid):
             vm.down(args.group, args.name)
             break
         time.sleep(2)

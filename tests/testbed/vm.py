@@ -150,8 +150,8 @@ def _kill(pid: int | None, must_contain: str, timeout: float = 10.0) -> None:
             time.sleep(0.1)
 
 
-def _start_httpd(directory: Path) -> int | None:
-    root = paths.artifacts_dir() / "mirror"
+def _start_httpd(directory: Path, root: Path | None) -> int | None:
+    root = root or paths.artifacts_dir() / "mirror"
     if not root.is_dir():
         return None
     port_file = directory / "httpd.port"
@@ -214,12 +214,15 @@ def up(
     memory_mb: int = 2048,
     cpus: int = 2,
     suite: str = DEFAULT_SUITE,
+    mirror_root: Path | None = None,
     log=print,
 ) -> Instance:
     """Start a fresh instance (replacing any previous one of the same name) and wait for it.
 
-    Raises ``RuntimeError`` with the tail of the serial console when the guest does not
-    become ready; nothing of the failed instance is left running or on disk.
+    ``mirror_root`` is the directory the guest's artifact mirror serves (default: the
+    artifact cache's mirror tree). Raises ``RuntimeError`` with the tail of the serial
+    console when the guest does not become ready; nothing of the failed instance is left
+    running or on disk.
     """
     down(group, name)
     image = ensure_image(suite, log=log)
@@ -234,7 +237,7 @@ def up(
             ["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", str(image.rootfs), str(directory / "disk.qcow2")],
             check=True,
         )
-        httpd_port = _start_httpd(directory)
+        httpd_port = _start_httpd(directory, mirror_root)
         started = time.monotonic()
         for attempt in range(5):
             port = _free_port()

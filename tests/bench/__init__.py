@@ -1,0 +1,1 @@
+"""Benchmarks (figures go to results/, never asserted in timed tests)."""

@@ -1,0 +1,135 @@
+"""Benchmark the main job against a hand-written floor, on fresh test-bed VMs.
+
+    python -m tests.bench        (or `make bench`)
+
+Measures, in one run: the base image build time (as recorded when the cached image was
+built), VM boot-to-SSH, converge (site.yml on fresh VM A), the idempotent re-run, the
+accelerator, and the floor: tests/bench/floor.sh doing the same work by hand on fresh VM B.
+Writes results/benchmarks.json (all runs, appended) and results/benchmarks.md (latest).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import os
+import platform
+import re
+import subprocess
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from tests.artifacts.build import load_manifest
+from tests.integration.vmtools import playbook, write_inventory
+from tests.testbed import image, mirror, vm
+
+ROOT = Path(__file__).resolve().parents[2]
+RESULTS = ROOT / "results"
+GROUP = "bench"
+
+
+def log(msg: str) -> None:
+    print(f"bench: {msg}", file=sys.stderr, flush=True)
+
+
+def timed_playbook(inventory: Path) -> tuple[float, str]:
+    started = time.monotonic()
+    result = playbook(inventory, "playbooks/site.yml")
+    seconds = round(time.monotonic() - started, 1)
+    if result.returncode != 0:
+        raise RuntimeError(f"site.yml failed:\n{result.stdout[-4000:]}")
+    recap = re.search(r"^node\s+:\s+(.*)$", result.stdout, re.MULTILINE)
+    return seconds, recap.group(1).strip() if recap else "?"
+
+
+def one_round(tmp: str) -> dict:
+    """Converge + re-run on fresh VM A, then the floor on fresh VM B (one after the other)."""
+    figures: dict = {}
+    try:
+        node_a = vm.up(GROUP, "converge", log=log)
+        figures["accelerator"] = node_a.accel
+        figures["boot_to_ssh_seconds"] = node_a.boot_seconds
+        inventory = write_inventory(node_a, Path(tmp) / "inventory")
+        log("converge on fresh VM A")
+        figures["converge_seconds"], figures["converge_recap"] = timed_playbook(inventory)
+        log("idempotent re-run on VM A")
+        figures["rerun_seconds"], figures["rerun_recap"] = timed_playbook(inventory)
+        config = subprocess.run(node_a.ssh_argv("cat", "/etc/containerd/config.toml"), capture_output=True, check=True).stdout
+        vm.down(GROUP, "converge")
+
+        node_b = vm.up(GROUP, "floor", log=log)
+        figures["boot_to_ssh_seconds_b"] = node_b.boot_seconds
+        crictl = load_manifest()["artifacts"]["crictl"]
+        env = (f"CRICTL_URL={mirror.ARTIFACTS_URL_IN_GUEST}/{crictl['path']} CRICTL_SHA256={crictl['sha256']} "
+               f"CONFIG_TOML={base64.b64encode(config).decode()}")
+        log("floor script on fresh VM B")
+        started = time.monotonic()
+        subprocess.run(node_b.ssh_argv(f"env {env} bash -s"), input=(ROOT / "tests/bench/floor.sh").read_bytes(),
+                       capture_output=True, check=True)
+        figures["floor_seconds"] = round(time.monotonic() - started, 1)
+    finally:
+        vm.reap((GROUP,))
+    return figures
+
+
+def run(rounds: int) -> dict:
+    """Run ``rounds`` rounds and keep the median of each figure (TCG timings are noisy)."""
+    img = image.ensure_image(log=log)
+    samples = []
+    with tempfile.TemporaryDirectory(prefix="kubenode-bench-") as tmp:
+        for number in range(rounds):
+            log(f"round {number + 1} of {rounds}")
+            samples.append(one_round(tmp))
+    figures: dict = {
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "host": {"cpus": os.cpu_count(), "kernel": platform.release()},
+        "image_build_seconds": image.build_seconds(img),
+        "rounds": rounds,
+        "samples": samples,
+    }
+    for key, value in samples[0].items():
+        figures[key] = statistics.median(s[key] for s in samples) if isinstance(value, float) else value
+    figures["converge_over_floor"] = round(figures["converge_seconds"] / figures["floor_seconds"], 2)
+    return figures
+
+
+def write(figures: dict) -> None:
+    RESULTS.mkdir(exist_ok=True)
+    history_file = RESULTS / "benchmarks.json"
+    history = json.loads(history_file.read_text()) if history_file.exists() else []
+    history.append(figures)
+    history_file.write_text(json.dumps(history, indent=2) + "\n")
+    f = figures
+    (RESULTS / "benchmarks.md").write_text(
+        "# Benchmarks (latest run of `make bench`)\n\n"
+        f"Run {f['date']} on {f['host']['cpus']} CPUs, host kernel {f['host']['kernel']}, accelerator **{f['accelerator']}**; "
+        f"median of {f['rounds']} rounds (each: fresh VM A converge + re-run, then fresh VM B floor).\n\n"
+        "| figure | seconds |\n|---|---|\n"
+        f"| base image build (cached image, recorded at build) | {f['image_build_seconds']} |\n"
+        f"| VM boot to SSH + systemd running (VM A / VM B) | {f['boot_to_ssh_seconds']} / {f['boot_to_ssh_seconds_b']} |\n"
+        f"| converge: site.yml on fresh VM A | {f['converge_seconds']} |\n"
+        f"| idempotent re-run on VM A | {f['rerun_seconds']} |\n"
+        f"| floor: tests/bench/floor.sh on fresh VM B | {f['floor_seconds']} |\n"
+        f"| **converge / floor** (goal <= 1.3) | **{f['converge_over_floor']}** |\n\n"
+        f"Re-run recap: `{f['rerun_recap']}`. All runs: benchmarks.json.\n"
+    )
+
+
+def main() -> int:
+    rounds = int(os.environ.get("BENCH_ROUNDS", "3"))
+    try:
+        figures = run(rounds)
+    except (RuntimeError, subprocess.CalledProcessError) as exc:
+        log(f"failed: {exc}")
+        return 1
+    write(figures)
+    print((RESULTS / "benchmarks.md").read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""Helpers for tests that need a fresh test-bed VM and run the playbooks against it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import yaml
+
+from tests.testbed import vm
+from tests.testbed.__main__ import ansible_vars
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# Everything the site playbook could touch; compared before and after a run that must
+# change nothing.
+SNAPSHOT_SCRIPT = r"""
+dpkg-query -W -f='${Package} ${Version} ${db:Status-Abbrev}\n' | sha256sum
+find /etc /usr/local /usr/lib/cni /var/cache/kubenode /var/lib/containerd /opt -xdev \
+  -printf '%p %s %m %T@\n' 2>/dev/null | grep -v '^/etc/ld.so.cache ' | sort
+cat /proc/modules | cut -d' ' -f1 | sort | sha256sum
+cat /proc/sys/net/ipv4/ip_forward /proc/swaps
+systemctl list-unit-files --state=masked --no-legend | sort
+systemctl is-active containerd || true
+"""
+
+
+def write_inventory(inst: vm.Instance, directory: Path) -> Path:
+    """An inventory dir for ``inst`` that shares the local inventory's group_vars."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "hosts.yml").write_text(yaml.safe_dump({"all": {"hosts": {"node": ansible_vars(inst)}}}))
+    link = directory / "group_vars"
+    if not link.exists():
+        link.symlink_to(ROOT / "inventories" / "local" / "group_vars")
+    return directory
+
+
+def playbook(inventory: Path, playbook_path: str, *extra: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+    return subprocess.run(
+        ["ansible-playbook", "-i", str(inventory), str(ROOT / playbook_path), *extra],
+        cwd=ROOT, env=env, capture_output=True, text=True, check=False,
+    )
+
+
+def ssh(inst: vm.Instance, script: str) -> str:
+    return subprocess.run(inst.ssh_argv("bash", "-c", script), capture_output=True, text=True, check=True).stdout
+
+
+def snapshot(inst: vm.Instance) -> str:
+    return ssh(inst, SNAPSHOT_SCRIPT)

@@ -1,0 +1,127 @@
+"""cri_info's flow over mocked crictl runs (outputs captured from real runtimes)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from unittest import mock
+
+import pytest
+from ansible.module_utils import basic
+from ansible.module_utils.testing import patch_module_args
+from ansible_collections.kubenode.runtime_chain.plugins.modules import cri_info
+
+FIXTURES = Path(__file__).parent / "fixtures"
+ENDPOINT = "unix:///run/containerd/containerd.sock"
+
+
+class Exit(Exception):
+    def __init__(self, result, failed):
+        super().__init__(result.get("msg"))
+        self.result = result
+        self.failed = failed
+
+
+def run_module(args, calls, socket="ok"):
+    """Run cri_info.main() with ``calls`` as the (rc, stdout, stderr) of successive crictl runs."""
+    def exit_json(self, **kw):
+        raise Exit(kw, False)
+
+    def fail_json(self, **kw):
+        raise Exit(kw, True)
+
+    problem = None if socket == "ok" else socket
+    with patch_module_args(args), \
+            mock.patch.object(basic.AnsibleModule, "exit_json", exit_json), \
+            mock.patch.object(basic.AnsibleModule, "fail_json", fail_json), \
+            mock.patch.object(basic.AnsibleModule, "get_bin_path", return_value="/usr/local/bin/crictl"), \
+            mock.patch.object(basic.AnsibleModule, "run_command", side_effect=calls) as run, \
+            mock.patch.object(cri_info.os, "access", return_value=True), \
+            mock.patch.object(cri_info, "socket_problem", return_value=problem):
+        with pytest.raises(Exit) as caught:
+            cri_info.main()
+    return caught.value, run
+
+
+def fx(name):
+    return (FIXTURES / name).read_text()
+
+
+CONTAINERD_17 = [
+    (0, fx("crictl_version_containerd_1.7.24.txt"), ""),
+    (0, fx("crictl_info_containerd_1.7.24_systemd.json"), ""),
+    (1, "", fx("crictl_runtime_config_containerd_1.7.24.stderr")),
+]
+
+
+def test_containerd_1x_reports_version_readiness_and_driver_from_status_info():
+    out, run = run_module({"endpoint": ENDPOINT}, CONTAINERD_17)
+    assert not out.failed
+    r = out.result
+    assert r["changed"] is False
+    assert r["version"]["runtime_name"] == "containerd" and r["version"]["runtime_version"] == "1.7.24~ds1"
+    assert r["runtime_ready"] is True and r["network_ready"] is False
+    assert r["runtime_config"] == {"implemented": False, "cgroup_driver": None, "error": None}
+    assert r["cgroup_driver"]["value"] == "systemd"
+    assert "info" not in r
+    argv = run.call_args_list[0].args[0]
+    assert argv[:3] == ["/usr/local/bin/crictl", "--config", "/dev/null"]
+    assert argv[argv.index("--runtime-endpoint") + 1] == ENDPOINT
+    assert argv[argv.index("--timeout") + 1] == "10s"
+    assert run.call_args_list[0].kwargs["environ_update"]["LC_ALL"] == "C"
+
+
+def test_runtime_config_wins_when_the_runtime_implements_it():
+    calls = [
+        (0, "Version:  0.1.0\nRuntimeName:  cri-o\nRuntimeVersion:  1.37.0\nRuntimeApiVersion:  v1\n", ""),
+        (0, json.dumps({"status": {"conditions": [{"type": "RuntimeReady", "status": True}]}, "runtimeHandlers": [{"name": "crun"}]}), ""),
+        (0, "cgroup driver:   SYSTEMD\n", ""),
+    ]
+    out, _ = run_module({"endpoint": "unix:///run/crio/crio.sock", "include_info": True}, calls)
+    assert out.result["cgroup_driver"] == {"value": "systemd", "source": "RuntimeConfig RPC"}
+    assert out.result["runtime_handlers"] == [{"name": "crun", "features": {}}]
+    assert out.result["info"] == {}
+
+
+@pytest.mark.parametrize(
+    ("stderr_fixture", "kind", "says"),
+    [
+        ("crictl_error_no_cri_service.stderr", "no_cri_service", "CRI plugin is disabled"),
+        ("crictl_error_refused.stderr", "refused", "stale socket"),
+    ],
+)
+def test_a_failed_version_call_is_diagnosed(stderr_fixture, kind, says):
+    out, run = run_module({"endpoint": ENDPOINT}, [(1, "", fx(stderr_fixture))])
+    assert out.failed
+    assert out.result["kind"] == kind
+    assert says in out.result["msg"] and ENDPOINT in out.result["msg"]
+    assert run.call_count == 1
+
+
+@pytest.mark.parametrize(("problem", "says"), [("no_socket", "not running"), ("not_socket", "not a unix socket"), ("permission", "become")])
+def test_socket_problems_fail_before_any_cri_call(problem, says):
+    out, run = run_module({"endpoint": ENDPOINT}, [], socket=problem)
+    assert out.failed and out.result["kind"] == problem and says in out.result["msg"]
+    assert run.call_count == 0
+
+
+def test_a_non_unix_endpoint_is_rejected():
+    out, _ = run_module({"endpoint": "tcp://127.0.0.1:1"}, [])
+    assert out.failed and out.result["kind"] == "bad_endpoint"
+
+
+def test_a_bare_path_endpoint_works_with_a_deprecation_warning():
+    with mock.patch.object(basic.AnsibleModule, "warn") as warn:
+        out, _ = run_module({"endpoint": "/run/containerd/containerd.sock"}, CONTAINERD_17)
+    assert not out.failed and out.result["endpoint"] == ENDPOINT
+    assert "unix://" in warn.call_args.args[0]
+
+
+def test_missing_crictl_names_the_role_that_installs_it():
+    with mock.patch.object(basic.AnsibleModule, "get_bin_path", return_value=None):
+        with patch_module_args({"endpoint": ENDPOINT}), \
+                mock.patch.object(basic.AnsibleModule, "fail_json", side_effect=lambda **kw: (_ for _ in ()).throw(Exit(kw, True))):
+            with pytest.raises(Exit) as caught:
+                cri_info.main()
+    assert caught.value.result["kind"] == "no_crictl"
+    assert "kubenode.runtime_chain.crictl" in caught.value.result["msg"]

@@ -1,0 +1,96 @@
+"""The containerd and crictl templates render whole, valid files for each schema."""
+
+from __future__ import annotations
+
+import tomllib
+
+import pytest
+import yaml
+
+from tests.render import containerd_vars, render
+
+CRI_V2 = "io.containerd.grpc.v1.cri"
+
+
+def parse_v2(**overrides):
+    return tomllib.loads(render("containerd", "config-v2.toml.j2", containerd_vars(**overrides)))
+
+
+def parse_v3(**overrides):
+    return tomllib.loads(render("containerd", "config-v3.toml.j2", containerd_vars(**overrides)))
+
+
+@pytest.mark.parametrize(("driver", "systemd"), [("systemd", True), ("cgroupfs", False)])
+def test_v2_config_puts_systemd_cgroup_under_the_runc_options_table(driver, systemd):
+    config = parse_v2(containerd_cgroup_driver=driver)
+    assert config["version"] == 2
+    cri = config["plugins"][CRI_V2]
+    options = cri["containerd"]["runtimes"]["runc"]["options"]
+    assert options == {"BinaryName": "/usr/sbin/runc", "SystemdCgroup": systemd}
+    assert cri["containerd"]["runtimes"]["runc"]["runtime_type"] == "io.containerd.runc.v2"
+    assert cri["containerd"]["default_runtime_name"] == "runc"
+    assert cri["sandbox_image"] == "localhost/kubenode/pause:1.0"
+    # Debian's layout for CNI plugins; containerd 1.x reads a single bin_dir.
+    assert cri["cni"] == {"bin_dir": "/usr/lib/cni", "conf_dir": "/etc/cni/net.d"}
+    assert cri["registry"] == {"config_path": "/etc/containerd/certs.d"}
+    assert "disabled_plugins" not in config
+
+
+@pytest.mark.parametrize(("driver", "systemd"), [("systemd", True), ("cgroupfs", False)])
+def test_v3_config_uses_the_2x_plugin_tables_only(driver, systemd):
+    config = parse_v3(containerd_cgroup_driver=driver, containerd_cni_bin_dirs=["/usr/lib/cni", "/opt/cni/bin"])
+    assert config["version"] == 3
+    plugins = config["plugins"]
+    assert CRI_V2 not in plugins
+    runtime = plugins["io.containerd.cri.v1.runtime"]
+    images = plugins["io.containerd.cri.v1.images"]
+    assert runtime["containerd"]["runtimes"]["runc"]["options"]["SystemdCgroup"] is systemd
+    assert runtime["cni"]["bin_dirs"] == ["/usr/lib/cni", "/opt/cni/bin"]
+    assert images["pinned_images"] == {"sandbox": "localhost/kubenode/pause:1.0"}
+    assert images["registry"] == {"config_path": "/etc/containerd/certs.d"}
+
+
+@pytest.mark.parametrize("parse", [parse_v2, parse_v3])
+def test_every_handler_is_registered_and_the_default_named(parse):
+    config = parse(
+        containerd_runtime_handlers={"crun": "/usr/bin/crun", "runc": "/usr/sbin/runc"},
+        containerd_default_runtime="crun",
+    )
+    plugin = config["plugins"].get(CRI_V2) or config["plugins"]["io.containerd.cri.v1.runtime"]
+    runtimes = plugin["containerd"]["runtimes"]
+    assert set(runtimes) == {"crun", "runc"}
+    assert runtimes["crun"]["options"]["BinaryName"] == "/usr/bin/crun"
+    assert plugin["containerd"]["default_runtime_name"] == "crun"
+
+
+@pytest.mark.parametrize("parse", [parse_v2, parse_v3])
+def test_empty_sandbox_image_keeps_the_runtime_default(parse):
+    text = str(parse(containerd_sandbox_image=""))
+    assert "sandbox" not in text
+
+
+@pytest.mark.parametrize("template", ["config-v2.toml.j2", "config-v3.toml.j2"])
+def test_strings_with_quotes_stay_valid_toml(template):
+    config = tomllib.loads(render("containerd", template, containerd_vars(containerd_root='/var/lib/"odd" dir')))
+    assert config["root"] == '/var/lib/"odd" dir'
+
+
+def test_rendered_files_start_with_the_managed_marker():
+    assert render("containerd", "config-v2.toml.j2", containerd_vars()).startswith("#\n# Ansible managed")
+
+
+def test_crictl_yaml_names_the_endpoint_and_only_known_keys():
+    text = render(
+        "crictl",
+        "crictl.yaml.j2",
+        {"crictl_runtime_endpoint": "unix:///run/containerd/containerd.sock",
+         "crictl_image_endpoint": "unix:///run/containerd/containerd.sock", "crictl_timeout": 10},
+    )
+    config = yaml.safe_load(text)
+    assert config == {
+        "runtime-endpoint": "unix:///run/containerd/containerd.sock",
+        "image-endpoint": "unix:///run/containerd/containerd.sock",
+        "timeout": 10,
+        "debug": False,
+        "pull-image-on-create": False,
+    }
