@@ -16,7 +16,7 @@ export MOLECULE_GLOB := molecule/*/molecule.yml
 # Scenarios run by `make molecule` (one fresh VM each, one after another).
 SCENARIOS ?= containerd
 HOST_PACKAGES := qemu-system-x86 qemu-utils mmdebstrap debvm socat e2fsprogs openssh-client \
-  busybox-static gcc libc6-dev containerd runc
+  busybox-static gcc libc6-dev make pkg-config libseccomp-dev containerd runc
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: help

@@ -47,6 +47,7 @@ def containerd_vars(**overrides) -> dict:
         "containerd_address": "/run/containerd/containerd.sock",
         "__containerd_opt_path": "/var/lib/containerd/opt",
         "__containerd_version": {"version": "1.7.24~ds1"},
+        "__containerd_config_version": 3,
     }
     values.update(overrides)
     return values

@@ -40,6 +40,7 @@ class CriError(Exception):
 
 
 ERROR_HINTS = {
+    "not_installed": "the runtime is not installed on this node",
     "bad_endpoint": "not a unix socket endpoint: use unix:///<absolute path>",
     "no_crictl": "crictl is needed to query the CRI: install it with role kubenode.runtime_chain.crictl or set crictl_path",
     "not_socket": "that path exists but is not a unix socket",
@@ -242,3 +243,42 @@ def socket_problem(path: str) -> str | None:
     except PermissionError:
         return "permission"
     return None if stat.S_ISSOCK(mode) else "not_socket"
+
+
+def query(run, crictl: str, url: str, timeout: int) -> dict:
+    """Ask the runtime at ``url`` its Version, Status (verbose) and RuntimeConfig via crictl.
+
+    ``run(argv) -> (rc, stdout, stderr)`` executes a command. Returns ``version``,
+    ``runtime_ready``, ``network_ready``, ``conditions``, ``runtime_handlers``, ``features``,
+    ``runtime_config``, ``cgroup_driver`` and the raw ``info``.
+
+    Raises:
+        CriError: the socket is unusable, or Version/Status failed (``kind`` says why).
+    """
+    problem = socket_problem(url[len("unix://"):])
+    if problem:
+        raise CriError(problem, url[len("unix://"):])
+    base = [crictl, "--config", "/dev/null", "--runtime-endpoint", url, "--image-endpoint", url, "--timeout", f"{timeout}s"]
+    calls = {}
+    for name in ("version", "info", "runtime-config"):
+        rc, out, err = run(base + [name])
+        if rc != 0 and name != "runtime-config":
+            raise CriError(classify_crictl_error(err), last_error_line(err) or out)
+        calls[name] = (out, err, rc)
+    try:
+        version = parse_crictl_version(calls["version"][0])
+        status = parse_crictl_info(calls["info"][0])
+    except ValueError as exc:
+        raise CriError("unknown", f"unexpected crictl output: {exc}") from None
+    runtime_config = parse_runtime_config(*calls["runtime-config"])
+    return {
+        "version": version,
+        "runtime_ready": status["runtime_ready"],
+        "network_ready": status["network_ready"],
+        "conditions": status["conditions"],
+        "runtime_handlers": status["runtime_handlers"],
+        "features": status["features"],
+        "runtime_config": runtime_config,
+        "cgroup_driver": effective_cgroup_driver(runtime_config, status["info"]),
+        "info": status["info"],
+    }

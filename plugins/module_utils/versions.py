@@ -54,8 +54,10 @@ def parse_containerd_version(text: str) -> dict:
 def containerd_config_version(version: str) -> int:
     """Return the config.toml schema containerd ``version`` reads natively.
 
-    containerd 1.x reads ``version = 2`` (plugin ``io.containerd.grpc.v1.cri``); 2.x reads
-    ``version = 3`` (plugins ``io.containerd.cri.v1.runtime`` / ``.images``).
+    containerd 1.x reads ``version = 2`` (plugin ``io.containerd.grpc.v1.cri``); 2.0-2.2 read
+    ``version = 3`` (plugins ``io.containerd.cri.v1.runtime`` / ``.images``); 2.3+ read
+    ``version = 4`` (the same CRI tables; the top-level ``[grpc]`` became the plugin
+    ``io.containerd.server.v1.grpc``). Older versions are migrated in memory, with a warning.
 
     Raises:
         ValueError: unparsable, or a containerd older than 1.6 (no CRI v1; unsupported).
@@ -65,7 +67,9 @@ def containerd_config_version(version: str) -> int:
         raise ValueError(f"cannot read a containerd version from {version!r}")
     if parsed[0] == 1 and parsed[1] < 6 or parsed[0] < 1:
         raise ValueError(f"containerd {version} is older than 1.6 and does not serve CRI v1")
-    return 2 if parsed[0] == 1 else 3
+    if parsed[0] == 1:
+        return 2
+    return 3 if parsed[:2] < (2, 3) else 4
 
 
 def parse_oci_runtime_version(text: str) -> dict:
@@ -89,3 +93,58 @@ def parse_oci_runtime_version(text: str) -> dict:
         elif line.startswith("+") or line.startswith("-"):
             result["features"] = line.split()
     return result
+
+
+def _dpkg_order(char: str) -> int:
+    if char == "~":
+        return -1
+    if char.isalpha():
+        return ord(char)
+    return ord(char) + 256
+
+
+def _dpkg_compare_part(a: str, b: str) -> int:
+    """Compare an upstream-version or revision string the way dpkg does."""
+    while a or b:
+        na = re.match(r"\D*", a).group(0)
+        nb = re.match(r"\D*", b).group(0)
+        for i in range(max(len(na), len(nb))):
+            ca = _dpkg_order(na[i]) if i < len(na) else 0
+            cb = _dpkg_order(nb[i]) if i < len(nb) else 0
+            if ca != cb:
+                return -1 if ca < cb else 1
+        a, b = a[len(na):], b[len(nb):]
+        da = re.match(r"\d*", a).group(0)
+        db = re.match(r"\d*", b).group(0)
+        if int(da or 0) != int(db or 0):
+            return -1 if int(da or 0) < int(db or 0) else 1
+        a, b = a[len(da):], b[len(db):]
+    return 0
+
+
+def compare_debian_versions(a: str, b: str) -> int:
+    """Compare two Debian package versions (``[epoch:]upstream[-revision]``) like
+    ``dpkg --compare-versions``: return -1, 0 or 1.
+
+    >>> compare_debian_versions("1.1.5+ds1-1+deb12u1", "1.1.5+ds1-1")
+    1
+    """
+    def split(version: str) -> tuple[int, str, str]:
+        epoch, _, rest = version.rpartition(":") if ":" in version else ("0", "", version)
+        upstream, _, revision = rest.rpartition("-") if "-" in rest else (rest, "", "0")
+        return int(epoch or 0), upstream, revision
+
+    ea, ua, ra = split(a.strip())
+    eb, ub, rb = split(b.strip())
+    if ea != eb:
+        return -1 if ea < eb else 1
+    return _dpkg_compare_part(ua, ub) or _dpkg_compare_part(ra, rb)
+
+
+def semver_lt(version: str, floor: str) -> bool:
+    """True when ``version`` (any text with X.Y.Z) is older than ``floor``; pre-releases of the
+    floor count as older (``1.4.0-rc.3`` < ``1.4.0``)."""
+    a, b = parse_semver(version), parse_semver(floor)
+    if a is None or b is None:
+        return False
+    return a < b

@@ -127,14 +127,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.kubenode.runtime_chain.plugins.module_utils.cri import (
     ERROR_HINTS,
     CriError,
-    classify_crictl_error,
-    effective_cgroup_driver,
-    last_error_line,
     normalize_endpoint,
-    parse_crictl_info,
-    parse_crictl_version,
-    parse_runtime_config,
-    socket_problem,
+    query,
 )
 
 C_LOCALE = {"LANG": "C", "LC_ALL": "C", "LC_MESSAGES": "C"}
@@ -147,23 +141,11 @@ ARGUMENT_SPEC = dict(
 )
 
 
-def crictl_calls(module, crictl, url, timeout):
-    """Run crictl version, info and runtime-config; raise CriError if Version or Status fail."""
-    base = [crictl, "--config", "/dev/null", "--runtime-endpoint", url, "--image-endpoint", url, "--timeout", f"{timeout}s"]
-    results = {}
-    for name in ("version", "info", "runtime-config"):
-        rc, out, err = module.run_command(base + [name], environ_update=C_LOCALE)
-        if rc != 0 and name != "runtime-config":
-            raise CriError(classify_crictl_error(err), last_error_line(err) or out)
-        results[name] = (out, err, rc)
-    return results
-
-
-def query(module):
+def cri_result(module):
     """Return the module result for module.params; raise CriError with a diagnosis."""
     p = module.params
     try:
-        url, path = normalize_endpoint(p["endpoint"])
+        url, _ = normalize_endpoint(p["endpoint"])
     except ValueError as exc:
         raise CriError("bad_endpoint", str(exc)) from None
     if not p["endpoint"].strip().startswith("unix://"):
@@ -171,36 +153,17 @@ def query(module):
     crictl = p["crictl_path"] or module.get_bin_path("crictl", opt_dirs=["/usr/local/bin"])
     if not crictl or not os.access(crictl, os.X_OK):
         raise CriError("no_crictl", f"crictl not found (needed to query {url})")
-    problem = socket_problem(path)
-    if problem:
-        raise CriError(problem, path)
-    calls = crictl_calls(module, crictl, url, p["timeout"])
-    try:
-        version = parse_crictl_version(calls["version"][0])
-        status = parse_crictl_info(calls["info"][0])
-    except ValueError as exc:
-        raise CriError("unknown", f"unexpected crictl output: {exc}") from None
-    runtime_config = parse_runtime_config(*calls["runtime-config"])
-    result = dict(
-        endpoint=url,
-        version=version,
-        runtime_ready=status["runtime_ready"],
-        network_ready=status["network_ready"],
-        conditions=status["conditions"],
-        runtime_handlers=status["runtime_handlers"],
-        features=status["features"],
-        runtime_config=runtime_config,
-        cgroup_driver=effective_cgroup_driver(runtime_config, status["info"]),
-    )
+    result = query(lambda argv: module.run_command(argv, environ_update=C_LOCALE), crictl, url, p["timeout"])
+    info = result.pop("info")
     if p["include_info"]:
-        result["info"] = status["info"]
-    return result
+        result["info"] = info
+    return dict(endpoint=url, **result)
 
 
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     try:
-        module.exit_json(changed=False, **query(module))
+        module.exit_json(changed=False, **cri_result(module))
     except CriError as exc:
         endpoint = module.params["endpoint"]
         module.fail_json(msg=f"CRI endpoint {endpoint}: {ERROR_HINTS[exc.kind]} ({exc.detail})", endpoint=endpoint, kind=exc.kind)

@@ -19,6 +19,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import tarfile
@@ -30,7 +31,7 @@ from tests.testbed import paths
 
 from . import catalog, oci
 
-MANIFEST_SCHEMA = 1
+MANIFEST_SCHEMA = 2
 
 
 def sha256_file(path: Path) -> str:
@@ -89,22 +90,66 @@ def go_version() -> str:
     return out.stdout.strip()
 
 
-def _build_go(tool: catalog.GoTool, workdir: Path) -> bytes:
-    env = dict(os.environ)
-    env.update(
-        GOBIN=str(workdir),
-        CGO_ENABLED="1" if tool.cgo else "0",
-        GOFLAGS="-trimpath -buildvcs=false",
-    )
-    ldflags = " ".join(("-s", "-w", "-buildid=", *tool.ldflags))
-    argv = ["go", "install", f"-ldflags={ldflags}"]
-    if tool.tags:
-        argv.append("-tags=" + " ".join(tool.tags))
-    argv.append(f"{tool.package}@v{tool.version}")
-    result = subprocess.run(argv, env=env, cwd=workdir, capture_output=True, text=True, check=False)
+def _go(argv: list[str], cwd: Path, env: dict) -> str:
+    result = subprocess.run(["go", *argv], cwd=cwd, env=env, capture_output=True, text=True, check=False)
     if result.returncode != 0:
-        raise RuntimeError(f"building {tool.name} failed: {' '.join(argv)}\n{result.stderr[-3000:]}")
-    return (workdir / os.path.basename(tool.package)).read_bytes()
+        raise RuntimeError(f"go {' '.join(argv)} failed in {cwd}:\n{result.stderr[-4000:]}")
+    return result.stdout
+
+
+def staging_replaces(gomod_text: str, version: str) -> list[str]:
+    """``go mod edit -replace`` arguments pinning k8s.io/kubernetes's local staging modules
+    (``k8s.io/api => ./staging/src/k8s.io/api``) to their published ``v0.<minor>.<patch>``."""
+    published = "v0." + version.split(".", 1)[1]
+    out = []
+    for match in re.finditer(r"^\s*(k8s\.io/[\w.-]+)\s+=>\s+\./staging/", gomod_text, re.MULTILINE):
+        out.append(f"-replace={match.group(1)}={match.group(1)}@{published}")
+    return out
+
+
+def _wrapper(build: catalog.GoBuild, workdir: Path, env: dict) -> Path:
+    """A throw-away module that requires ``build.module@version`` (the Go module proxy only)."""
+    wrap = workdir / f"wrap-{build.name}"
+    wrap.mkdir()
+    _go(["mod", "init", f"kubenode.build/{build.name}"], wrap, env)
+    if build.staging_replaces:
+        info = json.loads(_go(["mod", "download", "-json", f"{build.module}@v{build.version}"], wrap, env))
+        replaces = staging_replaces(Path(info["GoMod"]).read_text(), build.version)
+        if not replaces:
+            raise RuntimeError(f"no staging replace directives found in {build.module}@v{build.version}'s go.mod")
+        _go(["mod", "edit", *replaces], wrap, env)
+    _go(["get", f"{build.module}@v{build.version}"], wrap, env)
+    return wrap
+
+
+def _build_go(build: catalog.GoBuild, workdir: Path) -> dict[str, bytes]:
+    """Build every binary (and C program) of ``build``; return archive member -> content."""
+    env = dict(os.environ, CGO_ENABLED="1" if build.cgo else "0", GOFLAGS="-mod=mod -trimpath -buildvcs=false")
+    wrap = _wrapper(build, workdir, env)
+    ldflags = ["-s", "-w", "-buildid=", *build.ldflags]
+    if build.static and build.cgo:
+        ldflags += ["-linkmode", "external", "-extldflags", "-static"]
+    members: dict[str, bytes] = {}
+    for package, member in build.binaries:
+        out = workdir / "out" / build.name / member
+        argv = ["test", "-c"] if build.test_binary else ["build"]
+        argv += [f"-ldflags={' '.join(ldflags)}", "-o", str(out)]
+        if build.tags:
+            argv.append("-tags=" + ",".join(build.tags))
+        _go([*argv, package], wrap, env)
+        members[member] = out.read_bytes()
+    if build.c_builds:
+        module_dir = Path(_go(["list", "-m", "-f", "{{.Dir}}", build.module], wrap, env).strip())
+        for c in build.c_builds:
+            source = workdir / f"c-{build.name}"
+            shutil.copytree(module_dir, source, ignore=shutil.ignore_patterns("vendor", "test", "docs", "*.md"))
+            for path in source.rglob("*"):
+                path.chmod(path.stat().st_mode | 0o200)
+            result = subprocess.run(["make", "-C", str(source / c.source_dir), *c.make_args], capture_output=True, text=True, check=False)
+            if result.returncode != 0:
+                raise RuntimeError(f"make in {c.source_dir} of {build.module} failed:\n{result.stderr[-3000:]}")
+            members[c.member] = (source / c.source_dir / c.output).read_bytes()
+    return members
 
 
 def _busybox_files() -> tuple[list[oci.FileEntry], str]:
@@ -166,17 +211,18 @@ def build_all(only: set[str] | None = None, log=print) -> dict:
         gov = go_version()
         with tempfile.TemporaryDirectory(prefix="kubenode-artifacts-") as tmp:
             workdir = Path(tmp)
-            for tool in catalog.GO_TOOLS:
-                if only and tool.name not in only:
+            for build in catalog.GO_BUILDS:
+                if only and build.name not in only:
                     continue
-                inputs = tool.inputs(gov)
-                if _fresh(manifest, tool.name, inputs):
+                inputs = build.inputs(gov)
+                if _fresh(manifest, build.name, inputs):
                     continue
-                log(f"artifacts: building {tool.name} v{tool.version} with {gov}")
+                log(f"artifacts: building {build.name} v{build.version} from {build.module} with {gov}")
                 started = time.monotonic()
-                binary = _build_go(tool, workdir)
-                _publish(tool.name, tool.version, tool.mirror_path, release_tarball({tool.binary: binary}), inputs, manifest,
-                         {"build_seconds": round(time.monotonic() - started, 1)})
+                members = _build_go(build, workdir)
+                data = release_tarball(members) if build.archive else next(iter(members.values()))
+                _publish(build.name, build.version, build.mirror_path, data, inputs, manifest,
+                         {"build_seconds": round(time.monotonic() - started, 1), "files": sorted(members)})
                 _write_manifest(manifest)
             for image in catalog.IMAGES:
                 if only and image.name not in only:

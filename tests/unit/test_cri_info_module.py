@@ -9,6 +9,7 @@ from unittest import mock
 import pytest
 from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
+from ansible_collections.kubenode.runtime_chain.plugins.module_utils import cri as cri_module
 from ansible_collections.kubenode.runtime_chain.plugins.modules import cri_info
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -37,7 +38,7 @@ def run_module(args, calls, socket="ok"):
             mock.patch.object(basic.AnsibleModule, "get_bin_path", return_value="/usr/local/bin/crictl"), \
             mock.patch.object(basic.AnsibleModule, "run_command", side_effect=calls) as run, \
             mock.patch.object(cri_info.os, "access", return_value=True), \
-            mock.patch.object(cri_info, "socket_problem", return_value=problem):
+            mock.patch.object(cri_module, "socket_problem", return_value=problem):
         with pytest.raises(Exit) as caught:
             cri_info.main()
     return caught.value, run

@@ -20,6 +20,14 @@ def parse_v3(**overrides):
     return tomllib.loads(render("containerd", "config-v3.toml.j2", containerd_vars(**overrides)))
 
 
+def test_v4_config_moves_the_grpc_address_into_its_plugin():
+    config = parse_v3(__containerd_config_version=4)
+    assert config["version"] == 4
+    assert "grpc" not in config
+    assert config["plugins"]["io.containerd.server.v1.grpc"]["address"] == "/run/containerd/containerd.sock"
+    assert parse_v3()["grpc"]["address"] == "/run/containerd/containerd.sock"
+
+
 @pytest.mark.parametrize(("driver", "systemd"), [("systemd", True), ("cgroupfs", False)])
 def test_v2_config_puts_systemd_cgroup_under_the_runc_options_table(driver, systemd):
     config = parse_v2(containerd_cgroup_driver=driver)

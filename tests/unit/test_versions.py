@@ -40,7 +40,7 @@ def test_not_a_containerd_version_line_is_an_error(text):
 
 @pytest.mark.parametrize(
     ("version", "schema"),
-    [("1.6.20~ds1", 2), ("1.7.24~ds1", 2), ("v1.7.34", 2), ("2.0.0", 3), ("2.1.9+ds1", 3), ("v2.3.4", 3)],
+    [("1.6.20~ds1", 2), ("1.7.24~ds1", 2), ("v1.7.34", 2), ("2.0.0", 3), ("2.1.9+ds1", 3), ("2.2.9", 3), ("v2.3.4", 4), ("2.4.2", 4)],
 )
 def test_config_schema_follows_the_containerd_major(version, schema):
     assert versions.containerd_config_version(version) == schema
