@@ -49,6 +49,17 @@ OCI_CVES = {
 }
 
 
+def detect_runtime(kubelet: dict, sockets: dict) -> str:
+    """The node's runtime: the one kubelet's endpoint names, else the one standard socket that
+    answers, else containerd."""
+    by_socket = {url: name for name, url in CRI_SOCKETS.items() if name in RUNTIME_NAMES}
+    endpoint = (kubelet or {}).get("endpoint")
+    if endpoint in by_socket:
+        return by_socket[endpoint]
+    answering = [by_socket[url] for url, s in (sockets or {}).items() if s.get("answers") and url in by_socket]
+    return answering[0] if len(answering) == 1 else "containerd"
+
+
 def check(id_: str, link: str, status: str, observed, expected, source: str, hint: str = "") -> dict:
     """Build one check record (``status`` is ok, warn or fail)."""
     assert status in ("ok", "warn", "fail"), status

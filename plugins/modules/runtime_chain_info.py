@@ -30,9 +30,12 @@ version_added: 0.1.0
 author: kubenode.runtime_chain contributors
 options:
   runtime:
-    description: The node's high-level runtime.
+    description:
+      - The node's high-level runtime. C(auto) takes the runtime kubelet's
+        containerRuntimeEndpoint names, else the one standard CRI socket that answers (and
+        containerd when none does).
     type: str
-    choices: [containerd, crio]
+    choices: [containerd, crio, auto]
     default: containerd
   endpoint:
     description: CRI endpoint of that runtime. Default is its standard socket.
@@ -147,11 +150,11 @@ facts:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.kubenode.runtime_chain.plugins.module_utils.chain import CRI_SOCKETS, run_checks, summarize
-from ansible_collections.kubenode.runtime_chain.plugins.module_utils.gather import collect, module_runner
+from ansible_collections.kubenode.runtime_chain.plugins.module_utils.chain import CRI_SOCKETS, detect_runtime, run_checks, summarize
+from ansible_collections.kubenode.runtime_chain.plugins.module_utils.gather import collect, kubelet_facts, module_runner, socket_facts
 
 ARGUMENT_SPEC = dict(
-    runtime=dict(type="str", choices=["containerd", "crio"], default="containerd"),
+    runtime=dict(type="str", choices=["containerd", "crio", "auto"], default="containerd"),
     endpoint=dict(type="str"),
     expected=dict(type="dict", default={}),
     ignore=dict(type="list", elements="str", default=[]),
@@ -194,11 +197,16 @@ def chain_summary(facts):
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     p = module.params
+    run = module_runner(module)
+    crictl = p["crictl_path"] or module.get_bin_path("crictl", opt_dirs=["/usr/local/bin"])
+    if p["runtime"] == "auto":
+        kubelet = kubelet_facts(run, p["kubelet_configs"])
+        sockets = socket_facts(run, crictl, 5, CRI_SOCKETS["containerd"], list(CRI_SOCKETS.values()))
+        p["runtime"] = detect_runtime(kubelet, sockets)
     endpoint = p["endpoint"] or CRI_SOCKETS[p["runtime"]]
     facts = collect(
-        module_runner(module),
-        runtime=p["runtime"], endpoint=endpoint, timeout=p["timeout"],
-        crictl=p["crictl_path"] or module.get_bin_path("crictl", opt_dirs=["/usr/local/bin"]),
+        run,
+        runtime=p["runtime"], endpoint=endpoint, timeout=p["timeout"], crictl=crictl,
         containerd_config=p["containerd_config"], crictl_config=p["crictl_config"], kubelet_configs=p["kubelet_configs"],
         sockets=p["cri_sockets"],
     )

@@ -283,3 +283,17 @@ def test_ignored_failures_do_not_fail(ignore, failed, ignored):
               chain.check("c", "cri", "warn", 0, 1, "s"), chain.check("d", "cri", "ok", 0, 0, "s")]
     summary = chain.summarize(checks, ignore)
     assert (summary["failed"], summary["ignored"], summary["ok"], summary["warn"], summary["fail"]) == (failed, ignored, 1, 1, 2)
+
+
+@pytest.mark.parametrize(
+    ("kubelet", "sockets", "runtime"),
+    [
+        ({"endpoint": "unix:///run/crio/crio.sock"}, {}, "crio"),
+        ({}, {"unix:///run/crio/crio.sock": {"answers": True}}, "crio"),
+        ({}, {EP: {"answers": True}, "unix:///run/crio/crio.sock": {"answers": True}}, "containerd"),
+        ({"endpoint": EP}, {"unix:///run/crio/crio.sock": {"answers": True}}, "containerd"),
+        ({}, {}, "containerd"),
+    ],
+)
+def test_the_node_runtime_is_detected(kubelet, sockets, runtime):
+    assert chain.detect_runtime(kubelet, sockets) == runtime

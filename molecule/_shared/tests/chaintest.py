@@ -87,3 +87,14 @@ def run_verify_playbook(tmp_path, *extra: str):
     found = sorted(reports.glob("runtime-chain-*.json"))
     report = json.loads(found[-1].read_text()) if found else None
     return result.returncode, result.stdout + result.stderr, report, sorted(reports.glob("runtime-chain-*.xml"))
+
+
+def run_playbook(name: str, *extra: str):
+    """Run playbooks/<name> against this scenario's inventory; return (rc, output)."""
+    import subprocess
+
+    inventory = Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", ANSIBLE_CONFIG=str(PROJECT / "ansible.cfg"))
+    result = subprocess.run(["ansible-playbook", "-i", str(inventory), str(PROJECT / "playbooks" / name), *extra],
+                            cwd=PROJECT, env=env, capture_output=True, text=True, check=False)
+    return result.returncode, result.stdout + result.stderr
