@@ -14,7 +14,7 @@ export PY_COLORS ?= 1
 # Scenarios live in molecule/ (not extensions/molecule/): say so, and Molecule stops warning.
 export MOLECULE_GLOB := molecule/*/molecule.yml
 # Scenarios run by `make molecule` (one fresh VM each, one after another).
-SCENARIOS ?= containerd
+SCENARIOS ?= containerd crio containerd-upstream switch
 HOST_PACKAGES := qemu-system-x86 qemu-utils mmdebstrap debvm socat e2fsprogs openssh-client \
   busybox-static gcc libc6-dev make pkg-config libseccomp-dev containerd runc
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -94,11 +94,20 @@ integration: venv artifacts image ## Real daemons on this machine, and fresh VMs
 .PHONY: molecule
 molecule: venv artifacts image ## Molecule scenarios on fresh VMs ($(SCENARIOS))
 	@trap '$(PYTHON) -m tests.testbed reap molecule- >/dev/null 2>&1 || true' EXIT; \
-	for s in $(SCENARIOS); do molecule test -s $$s; done
+	failed=""; for s in $(SCENARIOS); do \
+	  start=$$(date +%s); molecule test -s $$s || failed="$$failed $$s"; \
+	  echo "molecule: scenario $$s took $$(( $$(date +%s) - start )) s"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "molecule: failed scenarios:$$failed" >&2; exit 1; fi
 
 .PHONY: bench
 bench: venv artifacts image ## Benchmark converge vs a hand-written shell floor on fresh VMs; writes results/
 	$(BIN)/python -m tests.bench
+
+.PHONY: critest
+critest: venv artifacts image ## Run critest against each runtime on fresh VMs; writes results/critest.md
+	@trap '$(PYTHON) -m tests.testbed reap critest >/dev/null 2>&1 || true' EXIT; \
+	$(BIN)/python -m tests.critest
 
 .PHONY: clean-vms
 clean-vms: ## Remove every test-bed VM (also orphans of killed runs)

@@ -400,6 +400,22 @@ def oci_cve_checks(oci: dict) -> list[dict]:
     return out
 
 
+def static_pod_check(kubelet: dict, running: list[str] | None) -> dict | None:
+    """Every static pod in kubelet's staticPodPath has a running container (kubelet names
+    the pod ``<name>-<node>``): the end-to-end proof that kubelet drives the runtime."""
+    names = kubelet.get("static_pods") or []
+    if not kubelet.get("present") or not names:
+        return None
+    source = f"{kubelet.get('static_pod_path')} + crictl ps --state running"
+    if running is None:
+        return check("kubelet.static_pods", "kubelet", "fail", "runtime did not answer", names, source,
+                     "the runtime's CRI did not list containers")
+    missing = [n for n in names if not any(p.startswith(f"{n}-") for p in running)]
+    return check("kubelet.static_pods", "kubelet", "fail" if missing else "ok", f"not running: {missing}" if missing else "all running",
+                 names, source, "" if not missing else f"static pods without a running container: {', '.join(missing)}; "
+                 "see journalctl -u kubelet")
+
+
 # ---------------------------------------------------------------- versions
 
 def version_checks(runtime: str, runtime_version: str | None, cri: dict, kubelet: dict) -> list[dict]:
@@ -503,6 +519,9 @@ def run_checks(facts: dict, expected: dict) -> list[dict]:
         checks.append(network_check(cri, facts.get("cni", {}), bool(expected.get("cni_expected"))))
         checks += sandbox_checks(facts.get("sandbox", {}), expected.get("sandbox_image"))
         checks += version_checks(runtime, rt.get("version"), cri, kubelet)
+        pods = static_pod_check(kubelet, facts.get("running_pods"))
+        if pods:
+            checks.append(pods)
     checks += endpoint_checks(facts.get("endpoint", ""), facts.get("sockets", {}), facts.get("crictl", {}), kubelet)
     return sorted(checks, key=lambda c: (LINKS.index(c["link"]), c["id"]))
 

@@ -299,10 +299,35 @@ def kubelet_facts(run, config_paths: list[str]) -> dict:
         endpoint, source = instance["containerRuntimeEndpoint"], "/var/lib/kubelet/instance-config.yaml"
     if flags.get("container-runtime-endpoint"):
         endpoint, source = flags["container-runtime-endpoint"], flag_file or "kubelet unit ExecStart"
+    static_dir = config.get("staticPodPath")
+    facts["static_pods"] = static_pod_names(static_dir) if static_dir else []
+    facts["static_pod_path"] = static_dir
     facts.update(config_path=config_path, config=config, flags=flags, endpoint=endpoint, endpoint_source=source,
                  endpoint_flag=(flag_file or "kubelet unit ExecStart") if flags.get("container-runtime-endpoint") else None,
                  service=service_facts(run, "kubelet"))
     return facts
+
+
+def static_pod_names(directory: str) -> list[str]:
+    """``metadata.name`` of each Pod manifest in kubelet's staticPodPath."""
+    names = []
+    for path in sorted(glob.glob(os.path.join(directory, "*"))):
+        if path.endswith((".yaml", ".yml", ".json")):
+            match = re.search(r"^metadata:\s*\n(?:[ \t]+.*\n)*?[ \t]+name:\s*[\"']?([\w.-]+)", read(path) or "", re.MULTILINE)
+            if match:
+                names.append(match.group(1))
+    return names
+
+
+def running_pods(run, crictl: str | None, endpoint: str, timeout: int) -> list[str] | None:
+    """Pod names (``io.kubernetes.pod.name``) that have a running container, or ``None``."""
+    if not crictl:
+        return None
+    rc, out, _ = run([crictl, "--config", "/dev/null", "--runtime-endpoint", endpoint, "--timeout", f"{timeout}s",
+                      "ps", "--state", "running", "--output", "json"])
+    if rc != 0:
+        return None
+    return sorted({(c.get("labels") or {}).get("io.kubernetes.pod.name", "") for c in json.loads(out).get("containers") or []})
 
 
 def collect(run, *, runtime: str, endpoint: str, crictl: str | None, timeout: int = 10,
@@ -325,6 +350,7 @@ def collect(run, *, runtime: str, endpoint: str, crictl: str | None, timeout: in
     facts["handlers"] = handler_facts(info, runtime, facts.get("crio"))
     facts["oci"] = oci_facts(run, facts["handlers"])
     facts["cni"] = cni_facts(info, facts.get("crio"))
+    facts["running_pods"] = running_pods(run, crictl, endpoint, timeout) if not facts["cri"].get("error") else None
     facts["sandbox"] = sandbox_facts(run, crictl, endpoint, info, facts.get(runtime, {}).get("dump"), timeout) \
         if not facts["cri"].get("error") else {}
     return facts

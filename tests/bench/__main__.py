@@ -4,13 +4,13 @@
 
 Measures, in one run: the base image build time (as recorded when the cached image was
 built), VM boot-to-SSH, converge (site.yml on fresh VM A), the idempotent re-run, the
-accelerator, and the floor: tests/bench/floor.sh doing the same work by hand on fresh VM B.
+accelerator, kubelet start to static pod Running, the downtime of a runtime switch each way
+(round 1), and the floor: tests/bench/floor.sh doing the same work by hand on fresh VM B.
 Writes results/benchmarks.json (all runs, appended) and results/benchmarks.md (latest).
 """
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import json
 import os
@@ -46,7 +46,32 @@ def timed_playbook(inventory: Path) -> tuple[float, str]:
     return seconds, recap.group(1).strip() if recap else "?"
 
 
-def one_round(tmp: str) -> dict:
+# What site.yml writes that the floor writes too (taken from the converged VM).
+FLOOR_FILES = ("/etc/containerd/config.toml", "/etc/crictl.yaml", "/etc/sysctl.d/99-kubenode.conf",
+               "/etc/cni/net.d/10-kubenode-bridge.conflist", "/etc/kubernetes/kubelet.yaml",
+               "/etc/kubernetes/manifests/kubenode-proof.yaml", "/etc/systemd/system/kubelet.service")
+
+
+def kubelet_start_to_running(inst: vm.Instance) -> float:
+    """Seconds from `systemctl start kubelet` (no pods left) until the static pod's container runs."""
+    script = ("systemctl stop kubelet && crictl rmp --all --force >/dev/null && start=$(date +%s.%N) && systemctl start kubelet && "
+              "until [ -n \"$(crictl ps --name proof --state running -q)\" ]; do sleep 0.5; done && "
+              "python3 -c \"import sys; print(float(sys.argv[1]) - float(sys.argv[2]))\" $(date +%s.%N) $start")
+    out = subprocess.run(inst.ssh_argv(script), capture_output=True, text=True, check=True).stdout.strip()
+    return round(float(out), 1)
+
+
+def switch_downtime(inventory: Path, target: str, reports: Path) -> float:
+    """Run the runtime switch to ``target``; return its downtime (kubelet stopped -> static pod running)."""
+    result = playbook(inventory, "playbooks/switch_runtime.yml", "-e", f"runtime_switch_to={target}",
+                      "-e", f"runtime_switch_report_dir={reports}")
+    found = sorted(reports.glob("runtime-switch-*.json"))
+    if result.returncode != 0 or not found:
+        raise RuntimeError(f"switch to {target} failed:\n{result.stdout[-3000:]}")
+    return json.loads(found[-1].read_text())["downtime_seconds"]
+
+
+def one_round(tmp: str, switches: bool) -> dict:
     """Converge + re-run on fresh VM A, then the floor on fresh VM B (one after the other)."""
     figures: dict = {}
     try:
@@ -58,14 +83,21 @@ def one_round(tmp: str) -> dict:
         figures["converge_seconds"], figures["converge_recap"] = timed_playbook(inventory)
         log("idempotent re-run on VM A")
         figures["rerun_seconds"], figures["rerun_recap"] = timed_playbook(inventory)
-        config = subprocess.run(node_a.ssh_argv("cat", "/etc/containerd/config.toml"), capture_output=True, check=True).stdout
+        figures["kubelet_start_to_pod_running_seconds"] = kubelet_start_to_running(node_a)
+        if switches:
+            for target in ("crio", "containerd"):
+                log(f"switch to {target} on VM A")
+                figures[f"switch_to_{target}_downtime_seconds"] = switch_downtime(inventory, target, Path(tmp) / f"switch-{target}")
+        files = subprocess.run(node_a.ssh_argv(f"tar -czf - {' '.join(FLOOR_FILES)} | base64 -w0"), capture_output=True,
+                               check=True, text=True).stdout
         vm.down(GROUP, "converge")
 
         node_b = vm.up(GROUP, "floor", log=log)
         figures["boot_to_ssh_seconds_b"] = node_b.boot_seconds
-        crictl = load_manifest()["artifacts"]["crictl"]
-        env = (f"CRICTL_URL={mirror.ARTIFACTS_URL_IN_GUEST}/{crictl['path']} CRICTL_SHA256={crictl['sha256']} "
-               f"CONFIG_TOML={base64.b64encode(config).decode()}")
+        art = load_manifest()["artifacts"]
+        env = " ".join([f"MIRROR={mirror.ARTIFACTS_URL_IN_GUEST}", f"FILES={files}"] + [
+            f"{key}_PATH={art[name]['path']} {key}_SHA256={art[name]['sha256']}"
+            for key, name in (("CRICTL", "crictl"), ("KUBELET", "kubelet"), ("PAUSE", "pause-image"), ("TEST", "test-image"))])
         log("floor script on fresh VM B")
         started = time.monotonic()
         subprocess.run(node_b.ssh_argv(f"env {env} bash -s"), input=(ROOT / "tests/bench/floor.sh").read_bytes(),
@@ -83,7 +115,7 @@ def run(rounds: int) -> dict:
     with tempfile.TemporaryDirectory(prefix="kubenode-bench-") as tmp:
         for number in range(rounds):
             log(f"round {number + 1} of {rounds}")
-            samples.append(one_round(tmp))
+            samples.append(one_round(tmp, switches=number == 0))
     figures: dict = {
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "host": {"cpus": os.cpu_count(), "kernel": platform.release()},
@@ -92,7 +124,8 @@ def run(rounds: int) -> dict:
         "samples": samples,
     }
     for key, value in samples[0].items():
-        figures[key] = statistics.median(s[key] for s in samples) if isinstance(value, float) else value
+        values = [s[key] for s in samples if key in s]
+        figures[key] = statistics.median(values) if isinstance(value, float) else value
     figures["converge_over_floor"] = round(figures["converge_seconds"] / figures["floor_seconds"], 2)
     return figures
 
@@ -113,6 +146,9 @@ def write(figures: dict) -> None:
         f"| VM boot to SSH + systemd running (VM A / VM B) | {f['boot_to_ssh_seconds']} / {f['boot_to_ssh_seconds_b']} |\n"
         f"| converge: site.yml on fresh VM A | {f['converge_seconds']} |\n"
         f"| idempotent re-run on VM A | {f['rerun_seconds']} |\n"
+        f"| kubelet start to static pod Running (VM A) | {f['kubelet_start_to_pod_running_seconds']} |\n"
+        f"| switch containerd -> CRI-O: kubelet stopped to static pod Running (round 1) | {f['switch_to_crio_downtime_seconds']} |\n"
+        f"| switch CRI-O -> containerd: kubelet stopped to static pod Running (round 1) | {f['switch_to_containerd_downtime_seconds']} |\n"
         f"| floor: tests/bench/floor.sh on fresh VM B | {f['floor_seconds']} |\n"
         f"| **converge / floor** (goal <= 1.3) | **{f['converge_over_floor']}** |\n\n"
         f"Re-run recap: `{f['rerun_recap']}`. All runs: benchmarks.json.\n"

@@ -28,6 +28,16 @@ def tampered_mirror(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def offline_dir(tampered_mirror):
+    """A controller directory for the offline method holding the tampered crictl tarball."""
+    entry = load_manifest()["artifacts"]["crictl"]
+    directory = tampered_mirror.parent / "offline"
+    directory.mkdir()
+    shutil.copy(tampered_mirror / entry["path"], directory)
+    return directory
+
+
+@pytest.fixture(scope="module")
 def node(tmp_path_factory, tampered_mirror):
     inst = vm.up("itest-bad-input", "node", memory_mb=1024, mirror_root=tampered_mirror, log=lambda m: None)
     try:
@@ -45,11 +55,19 @@ def node(tmp_path_factory, tampered_mirror):
         (["-e", "kubenode_oci_runtime=youki"], ["kubenode_oci_runtime", "runc, crun", "youki"]),
         # The mirror serves a crictl tarball with one byte changed.
         ([], ["Artifact crictl", "sha256 mismatch", "crictl_sha256", "crictl-v"]),
+        # The offline method: the same tampered file on the controller never leaves it.
+        (["-e", "crictl_install_method=offline", "-e", "kubenode_offline_dir={offline}"],
+         ["Artifact crictl (offline)", "crictl_sha256", "the file is corrupt or another version"]),
+        (["-e", "crictl_install_method=offline", "-e", "kubenode_offline_dir=/nonexistent"],
+         ["Artifact crictl (offline)", "is missing", "kubenode_offline_dir"]),
+        (["-e", "crictl_sha256=abc"], ["crictl_sha256 must be the 64-hex sha256"]),
     ],
-    ids=["unknown-runtime", "bad-cgroup-driver", "bad-role-cgroup-driver", "unknown-oci-runtime", "tampered-crictl"],
+    ids=["unknown-runtime", "bad-cgroup-driver", "bad-role-cgroup-driver", "unknown-oci-runtime", "tampered-crictl",
+         "tampered-offline-crictl", "missing-offline-crictl", "malformed-pin"],
 )
-def test_bad_input_fails_before_any_change(node, extra, names):
+def test_bad_input_fails_before_any_change(node, offline_dir, extra, names):
     inst, inventory = node
+    extra = [e.format(offline=offline_dir) for e in extra]
     before = snapshot(inst)
     result = playbook(inventory, "playbooks/site.yml", *extra)
     output = result.stdout + result.stderr

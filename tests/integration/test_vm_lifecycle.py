@@ -52,15 +52,19 @@ def test_vms_of_a_killed_molecule_test_run_are_removed(tmp_path):
     fake.write_text(
         "#!/bin/sh\n"
         f"cd {ROOT} && {sys.executable} -m tests.testbed up itest-killed node --memory 1024 --bind-molecule-test\n"
+        'echo "up-exit=$?"\n'
         "exec sleep 600\n"
     )
     fake.chmod(0o755)
-    owner = subprocess.Popen([str(fake), "test"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    log = tmp_path / "up.log"
+    with log.open("w") as out:
+        owner = subprocess.Popen([str(fake), "test"], stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     directory = paths.instances_dir() / "itest-killed" / "node"
     try:
-        deadline = time.monotonic() + 400
+        deadline = time.monotonic() + vm.SSH_WAIT_SECONDS + 180
         while vm.load("itest-killed", "node") is None:
-            assert owner.poll() is None and time.monotonic() < deadline, "the VM did not come up"
+            up_failed = "up-exit=" in log.read_text() and "up-exit=0" not in log.read_text()
+            assert not up_failed and time.monotonic() < deadline, f"the VM did not come up:\n{log.read_text()}"
             time.sleep(2)
         assert qemu_processes_for(str(directory))
         os.killpg(owner.pid, signal.SIGKILL)

@@ -15,15 +15,7 @@ from tests.render import containerd_vars, render
 FIXTURES = Path(__file__).parent / "fixtures"
 
 # Debian bookworm's shipped /etc/containerd/config.toml (reference/cri-facts.md §2.2).
-DEBIAN_STOCK = """version = 2
-[plugins]
-  [plugins."io.containerd.grpc.v1.cri"]
-    [plugins."io.containerd.grpc.v1.cri".cni]
-      bin_dir = "/usr/lib/cni"
-      conf_dir = "/etc/cni/net.d"
-  [plugins."io.containerd.internal.v1.opt"]
-    path = "/var/lib/containerd/opt"
-"""
+DEBIAN_STOCK = (FIXTURES / "containerd_config_debian_stock.toml").read_text()
 NO_HEADER = """[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
   SystemdCgroup = true
 """
@@ -297,3 +289,13 @@ def test_ignored_failures_do_not_fail(ignore, failed, ignored):
 )
 def test_the_node_runtime_is_detected(kubelet, sockets, runtime):
     assert chain.detect_runtime(kubelet, sockets) == runtime
+
+
+@pytest.mark.parametrize(
+    ("running", "status"),
+    [(["kubenode-proof-node1", "other"], "ok"), (["unrelated-node1"], "fail"), (None, "fail")],
+)
+def test_static_pods_must_run(running, status):
+    kubelet = {"present": True, "static_pods": ["kubenode-proof"], "static_pod_path": "/etc/kubernetes/manifests"}
+    assert chain.static_pod_check(kubelet, running)["status"] == status
+    assert chain.static_pod_check({"present": True, "static_pods": []}, running) is None

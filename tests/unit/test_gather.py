@@ -124,3 +124,10 @@ def test_dotted_keys_honour_quotes(name, parts):
 )
 def test_debian_versions_compare_like_dpkg(a, b, result):
     assert versions.compare_debian_versions(a, b) == result
+
+
+def test_static_pod_names_come_from_the_manifests(tmp_path):
+    (tmp_path / "a.yaml").write_text("apiVersion: v1\nkind: Pod\nmetadata:\n  namespace: default\n  name: kubenode-proof\nspec:\n  containers: []\n")
+    (tmp_path / "b.json").write_text("{}")
+    (tmp_path / "README").write_text("metadata:\n  name: ignored\n")
+    assert gather.static_pod_names(str(tmp_path)) == ["kubenode-proof"]

@@ -9,7 +9,8 @@ from chaintest import run_playbook
 
 SNAPSHOT = r"""
 dpkg-query -W -f='${Package} ${Version}\n' | sha256sum
-find /etc /usr/local /var/lib/kubelet /var/cache/kubenode -xdev -printf '%p %s %T@\n' 2>/dev/null | grep -v '^/etc/ld.so.cache ' | sort
+find /etc /usr/local /var/cache/kubenode -xdev -printf '%p %s %T@\n' 2>/dev/null | grep -v '^/etc/ld.so.cache ' | sort
+sha256sum /var/lib/kubelet/config.yaml
 systemctl is-active containerd crio kubelet || true
 """
 SOCKETS = {"containerd": "unix:///run/containerd/containerd.sock", "crio": "unix:///run/crio/crio.sock"}

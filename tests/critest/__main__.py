@@ -1,0 +1,130 @@
+"""critest against each runtime the collection provisions, on fresh test-bed VMs.
+
+    python -m tests.critest [containerd crio containerd-upstream]     (or `make critest`)
+
+For each runtime: boot a fresh VM, provision it with playbooks/site.yml and the variables of
+the Molecule scenario of the same name (kubelet off, so nothing else drives the runtime),
+download critest from the loopback mirror, run the whole suite against the CRI socket with a
+JSON report, and classify every failure: tests that must pull an image from a registry cannot
+pass here (no registry is reachable), so their failures are counted apart. Writes
+results/critest.json and results/critest.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from tests.artifacts.build import load_manifest
+from tests.integration.vmtools import playbook, write_inventory
+from tests.testbed import mirror, vm
+
+ROOT = Path(__file__).resolve().parents[2]
+RESULTS = ROOT / "results"
+RUNTIMES = {"containerd": "unix:///run/containerd/containerd.sock", "containerd-upstream": "unix:///run/containerd/containerd.sock",
+            "crio": "unix:///run/crio/crio.sock"}
+PULL_MARKERS = ("failed to pull", "PullImage", "pull image", "resolve reference", "name resolution", "dial tcp",
+                "pinging container registry", "manifest unknown", "ImagePull")
+
+
+def log(msg: str) -> None:
+    print(f"critest: {msg}", file=sys.stderr, flush=True)
+
+
+def classify(failure: str) -> str:
+    """``registry`` when a failure comes from an image pull (impossible here), else ``other``."""
+    return "registry" if any(m.lower() in failure.lower() for m in PULL_MARKERS) else "other"
+
+
+def summarize(report: list) -> dict:
+    """Counts from a ginkgo JSON report: passed, failed (split by cause), skipped."""
+    specs = [s for suite in report for s in suite.get("SpecReports", []) if s.get("LeafNodeType") == "It"]
+    out = {"total": len(specs), "passed": 0, "failed": 0, "skipped": 0, "failed_registry": 0, "failed_other": [], "durations": 0.0}
+    for spec in specs:
+        state = spec.get("State")
+        out["durations"] += spec.get("RunTime", 0) / 1e9
+        if state == "passed":
+            out["passed"] += 1
+        elif state in ("skipped", "pending"):
+            out["skipped"] += 1
+        else:
+            out["failed"] += 1
+            message = (spec.get("Failure") or {}).get("Message", "")
+            if classify(message) == "registry":
+                out["failed_registry"] += 1
+            else:
+                name = " ".join(spec.get("ContainerHierarchyTexts", []) + [spec.get("LeafNodeText", "")])
+                out["failed_other"].append({"spec": name, "message": re.sub(r"\s+", " ", message)[:400]})
+    out["durations"] = round(out["durations"], 1)
+    return out
+
+
+def run_one(name: str, tmp: Path) -> dict:
+    vars_file = ROOT / "molecule" / name / "host_vars" / "node.yml"
+    inst = vm.up("critest", name, log=log)
+    try:
+        inventory = write_inventory(inst, tmp / name)
+        log(f"{name}: provisioning")
+        result = playbook(inventory, "playbooks/site.yml", "-e", f"@{vars_file}", "-e", "kubenode_manage_kubelet=false")
+        if result.returncode != 0:
+            raise RuntimeError(f"site.yml failed for {name}:\n{result.stdout[-3000:]}")
+        entry = load_manifest()["artifacts"]["critest"]
+        fetch = (f"python3 -c \"import urllib.request as u; open('/var/tmp/critest.tgz','wb').write(u.urlopen("
+                 f"'{mirror.ARTIFACTS_URL_IN_GUEST}/{entry['path']}').read())\" && echo '{entry['sha256']}  /var/tmp/critest.tgz' "
+                 "| sha256sum -c --quiet && tar -xzf /var/tmp/critest.tgz -C /usr/local/bin critest")
+        subprocess.run(inst.ssh_argv(fetch), check=True, capture_output=True)
+        endpoint = RUNTIMES[name]
+        log(f"{name}: running critest against {endpoint}")
+        started = dt.datetime.now()
+        subprocess.run(inst.ssh_argv(f"critest --runtime-endpoint {endpoint} --image-endpoint {endpoint} --ginkgo.no-color "
+                                     "--ginkgo.json-report=/var/tmp/critest.json --ginkgo.timeout=40m > /var/tmp/critest.log 2>&1"),
+                       check=False, capture_output=True, timeout=3000)
+        report = json.loads(subprocess.run(inst.ssh_argv("cat /var/tmp/critest.json"), check=True, capture_output=True).stdout)
+        summary = summarize(report)
+        summary["wall_seconds"] = round((dt.datetime.now() - started).total_seconds(), 1)
+        summary["runtime_version"] = report[0].get("SuiteConfig", {}).get("", "") if report else ""
+        return summary
+    finally:
+        vm.down("critest", name)
+
+
+def write(results: dict) -> None:
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "critest.json").write_text(json.dumps(results, indent=2) + "\n")
+    lines = ["# critest (CRI validation suite) per runtime, latest `make critest`", "",
+             f"Run {results['date']}, cri-tools {results['critest_version']}, on fresh test-bed VMs. No registry is reachable here,",
+             "so specs that pull an image fail for that reason alone (column `failed: registry`).", "",
+             "| runtime | specs | passed | failed: registry | failed: other | skipped | wall (s) |", "|---|---|---|---|---|---|---|"]
+    for name, s in results["runtimes"].items():
+        lines.append(f"| {name} | {s['total']} | {s['passed']} | {s['failed_registry']} | {len(s['failed_other'])} | {s['skipped']} | {s['wall_seconds']} |")
+    for name, s in results["runtimes"].items():
+        if s["failed_other"]:
+            lines += ["", f"## {name}: failures not caused by the missing registry", ""]
+            lines += [f"- {f['spec']}: {f['message']}" for f in s["failed_other"]]
+    (RESULTS / "critest.md").write_text("\n".join(lines) + "\n")
+
+
+def main(argv: list[str]) -> int:
+    names = argv or list(RUNTIMES)
+    results = {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+               "critest_version": load_manifest()["artifacts"]["critest"]["version"], "runtimes": {}}
+    previous = RESULTS / "critest.json"
+    if argv and previous.exists():
+        # A run for some runtimes keeps the others' latest figures.
+        results["runtimes"] = json.loads(previous.read_text()).get("runtimes", {})
+    with tempfile.TemporaryDirectory(prefix="kubenode-critest-") as tmp:
+        for name in names:
+            results["runtimes"][name] = run_one(name, Path(tmp))
+            log(f"{name}: {results['runtimes'][name]['passed']} passed, {results['runtimes'][name]['failed']} failed")
+    write(results)
+    print((RESULTS / "critest.md").read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
