@@ -105,6 +105,14 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+duration_seconds:
+  description:
+    - Wall-clock time of this run on the host, in seconds, from the module's start to its
+      result (every command and RPC it made, and the checks). Measured with Python's
+      monotonic clock; Ansible's own connection and transfer time is not included.
+  returned: always
+  type: float
+  sample: 1.42
 checks:
   description: One record per check, in chain order.
   returned: always
@@ -148,6 +156,8 @@ facts:
   returned: when include_facts
   type: dict
 """
+
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.kubenode.runtime_chain.plugins.module_utils.chain import CRI_SOCKETS, detect_runtime, run_checks, summarize
@@ -195,6 +205,7 @@ def chain_summary(facts):
 
 
 def main():
+    started = time.monotonic()
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     p = module.params
     run = module_runner(module)
@@ -212,7 +223,8 @@ def main():
     )
     checks = run_checks(facts, p["expected"])
     summary = summarize(checks, p["ignore"])
-    result = dict(changed=False, checks=checks, summary=summary, chain=chain_summary(facts))
+    result = dict(changed=False, checks=checks, summary=summary, chain=chain_summary(facts),
+                  duration_seconds=round(time.monotonic() - started, 3))
     if p["include_facts"]:
         result["facts"] = facts
     if summary["failed"] and p["fail_on_checks"]:

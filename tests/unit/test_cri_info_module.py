@@ -23,8 +23,17 @@ class Exit(Exception):
         self.failed = failed
 
 
+SUBCOMMANDS = ("version", "info", "runtime-config")
+
+
 def run_module(args, calls, socket="ok"):
-    """Run cri_info.main() with ``calls`` as the (rc, stdout, stderr) of successive crictl runs."""
+    """Run cri_info.main() with ``calls`` as the (rc, stdout, stderr) of crictl version, info and
+    runtime-config, in that order (the module runs them concurrently: answers go by subcommand;
+    a subcommand past the end of ``calls`` fails as if the runtime had gone)."""
+    def answer(argv, **_):
+        index = SUBCOMMANDS.index(argv[-1])
+        return calls[index] if index < len(calls) else (1, "", "connection closed")
+
     def exit_json(self, **kw):
         raise Exit(kw, False)
 
@@ -36,7 +45,7 @@ def run_module(args, calls, socket="ok"):
             mock.patch.object(basic.AnsibleModule, "exit_json", exit_json), \
             mock.patch.object(basic.AnsibleModule, "fail_json", fail_json), \
             mock.patch.object(basic.AnsibleModule, "get_bin_path", return_value="/usr/local/bin/crictl"), \
-            mock.patch.object(basic.AnsibleModule, "run_command", side_effect=calls) as run, \
+            mock.patch.object(basic.AnsibleModule, "run_command", side_effect=answer) as run, \
             mock.patch.object(cri_info.os, "access", return_value=True), \
             mock.patch.object(cri_module, "socket_problem", return_value=problem):
         with pytest.raises(Exit) as caught:
@@ -96,7 +105,7 @@ def test_a_failed_version_call_is_diagnosed(stderr_fixture, kind, says):
     assert out.failed
     assert out.result["kind"] == kind
     assert says in out.result["msg"] and ENDPOINT in out.result["msg"]
-    assert run.call_count == 1
+    assert run.call_count == len(SUBCOMMANDS)
 
 
 @pytest.mark.parametrize(("problem", "says"), [("no_socket", "not running"), ("not_socket", "not a unix socket"), ("permission", "become")])
