@@ -61,6 +61,28 @@ def kubelet_start_to_running(inst: vm.Instance) -> float:
     return round(float(out), 1)
 
 
+def chain_info_over_crictl_info(inventory: Path, inst: vm.Instance, runs: int = 3) -> dict:
+    """One runtime_chain_info run on the host (its ``duration_seconds``) vs one `crictl info` there.
+
+    Both timed on the guest: the module's own clock, and a monotonic clock around `crictl info`.
+    Medians of ``runs`` runs; Ansible's connection overhead is left out of both.
+    """
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
+               ANSIBLE_STDOUT_CALLBACK="json")
+    module = []
+    for _ in range(runs):
+        out = subprocess.run(["ansible", "-i", str(inventory), "node", "-b", "-m", "kubenode.runtime_chain.runtime_chain_info",
+                              "-a", "runtime=auto fail_on_checks=false"], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+        result = json.loads(out.stdout)["plays"][0]["tasks"][0]["hosts"]["node"]
+        module.append(result["duration_seconds"])
+    timer = ("python3 -c 'import subprocess, time\nfor _ in range(%d):\n    t = time.monotonic(); "
+             "subprocess.run([\"crictl\", \"info\"], check=True, capture_output=True); print(time.monotonic() - t)'" % runs)
+    crictl = [float(x) for x in subprocess.run(inst.ssh_argv(timer), capture_output=True, text=True, check=True).stdout.split()]
+    module_s, crictl_s = statistics.median(module), statistics.median(crictl)
+    return {"chain_info_seconds": round(module_s, 3), "crictl_info_seconds": round(crictl_s, 3),
+            "chain_info_over_crictl_info": round(module_s / crictl_s, 2)}
+
+
 def switch_downtime(inventory: Path, target: str, reports: Path) -> float:
     """Run the runtime switch to ``target``; return its downtime (kubelet stopped -> static pod running)."""
     result = playbook(inventory, "playbooks/switch_runtime.yml", "-e", f"runtime_switch_to={target}",
@@ -84,6 +106,7 @@ def one_round(tmp: str, switches: bool) -> dict:
         log("idempotent re-run on VM A")
         figures["rerun_seconds"], figures["rerun_recap"] = timed_playbook(inventory)
         figures["kubelet_start_to_pod_running_seconds"] = kubelet_start_to_running(node_a)
+        figures.update(chain_info_over_crictl_info(inventory, node_a))
         if switches:
             for target in ("crio", "containerd"):
                 log(f"switch to {target} on VM A")
@@ -149,6 +172,9 @@ def write(figures: dict) -> None:
         f"| kubelet start to static pod Running (VM A) | {f['kubelet_start_to_pod_running_seconds']} |\n"
         f"| switch containerd -> CRI-O: kubelet stopped to static pod Running (round 1) | {f['switch_to_crio_downtime_seconds']} |\n"
         f"| switch CRI-O -> containerd: kubelet stopped to static pod Running (round 1) | {f['switch_to_containerd_downtime_seconds']} |\n"
+        f"| runtime_chain_info, one run on VM A (module's own clock) | {f['chain_info_seconds']} |\n"
+        f"| `crictl info`, one run on VM A | {f['crictl_info_seconds']} |\n"
+        f"| **runtime_chain_info / crictl info** (goal <= 3) | **{f['chain_info_over_crictl_info']}** |\n"
         f"| floor: tests/bench/floor.sh on fresh VM B | {f['floor_seconds']} |\n"
         f"| **converge / floor** (goal <= 1.3) | **{f['converge_over_floor']}** |\n\n"
         f"Re-run recap: `{f['rerun_recap']}`. All runs: benchmarks.json.\n"
