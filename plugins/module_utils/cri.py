@@ -19,7 +19,6 @@ import json
 import os
 import re
 import stat
-from concurrent.futures import ThreadPoolExecutor
 
 CGROUP_DRIVERS = ("systemd", "cgroupfs")
 
@@ -260,12 +259,9 @@ def query(run, crictl: str, url: str, timeout: int) -> dict:
     if problem:
         raise CriError(problem, url[len("unix://"):])
     base = [crictl, "--config", "/dev/null", "--runtime-endpoint", url, "--image-endpoint", url, "--timeout", f"{timeout}s"]
-    names = ("version", "info", "runtime-config")
-    with ThreadPoolExecutor(max_workers=len(names)) as pool:  # three independent RPCs, concurrently
-        results = dict(zip(names, pool.map(lambda name: run(base + [name]), names)))
     calls = {}
-    for name in names:
-        rc, out, err = results[name]
+    for name in ("version", "info", "runtime-config"):
+        rc, out, err = run(base + [name])
         if rc != 0 and name != "runtime-config":
             raise CriError(classify_crictl_error(err), last_error_line(err) or out)
         calls[name] = (out, err, rc)

@@ -17,7 +17,6 @@ import json
 import os
 import re
 import shutil
-from concurrent.futures import ThreadPoolExecutor
 
 from . import cri, toml_scan
 from .chain import crio_config
@@ -336,38 +335,26 @@ def collect(run, *, runtime: str, endpoint: str, crictl: str | None, timeout: in
             kubelet_configs: list[str] | None = None, sockets: list[str] | None = None) -> dict:
     """Gather every fact run_checks needs, for a node whose runtime should be ``runtime``.
 
-    Independent sources are read concurrently (threads, each command its own process), in two
-    waves: everything that needs no other fact, then what depends on the runtime's CRI info
-    (handlers' binaries, sandbox image). The CRI queries start before the runtime's install
-    state is known and are discarded when the runtime is not installed.
+    Commands run one after the other on purpose: under the Mitogen strategy the module runs
+    inside a shared interpreter, and worker threads that spawn commands there hung the module.
     """
     facts = {"runtime": runtime, "endpoint": endpoint}
-    runtime_facts = {"containerd": lambda: containerd_facts(run, containerd_config, endpoint[len("unix://"):]),
-                     "crio": lambda: crio_facts(run, endpoint)}.get(runtime, dict)
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        first = {
-            "kernel": pool.submit(kernel_facts),
-            "crictl": pool.submit(crictl_facts, crictl_config),
-            "kubelet": pool.submit(kubelet_facts, run, list(kubelet_configs or DEFAULT_KUBELET_CONFIGS)),
-            "sockets": pool.submit(socket_facts, run, crictl, min(timeout, 5), endpoint, list(sockets or [])),
-            runtime: pool.submit(runtime_facts),
-            "cri": pool.submit(cri_facts, run, crictl, endpoint, timeout),
-            "running_pods": pool.submit(running_pods, run, crictl, endpoint, timeout),
-        }
-        for key, future in first.items():
-            facts[key] = future.result()
-        if runtime not in ("containerd", "crio"):
-            facts.pop(runtime)
-        if not facts.get(runtime, {}).get("installed"):
-            facts["cri"] = {"endpoint": endpoint, "error": {"kind": "not_installed", "message": f"{runtime} is not installed"}}
-        if facts["cri"].get("error"):
-            facts["running_pods"] = None
-        info = facts["cri"].get("info", {})
-        facts["handlers"] = handler_facts(info, runtime, facts.get("crio"))
-        facts["cni"] = cni_facts(info, facts.get("crio"))
-        oci = pool.submit(oci_facts, run, facts["handlers"])
-        sandbox = None if facts["cri"].get("error") else pool.submit(
-            sandbox_facts, run, crictl, endpoint, info, facts.get(runtime, {}).get("dump"), timeout)
-        facts["oci"] = oci.result()
-        facts["sandbox"] = sandbox.result() if sandbox else {}
+    facts["kernel"] = kernel_facts()
+    facts["crictl"] = crictl_facts(crictl_config)
+    facts["kubelet"] = kubelet_facts(run, list(kubelet_configs or DEFAULT_KUBELET_CONFIGS))
+    facts["sockets"] = socket_facts(run, crictl, min(timeout, 5), endpoint, list(sockets or []))
+    if runtime == "containerd":
+        facts["containerd"] = containerd_facts(run, containerd_config, endpoint[len("unix://"):])
+    elif runtime == "crio":
+        facts["crio"] = crio_facts(run, endpoint)
+    installed = facts.get(runtime, {}).get("installed")
+    facts["cri"] = cri_facts(run, crictl, endpoint, timeout) if installed else {"endpoint": endpoint, "error": {
+        "kind": "not_installed", "message": f"{runtime} is not installed"}}
+    info = facts["cri"].get("info", {})
+    facts["handlers"] = handler_facts(info, runtime, facts.get("crio"))
+    facts["oci"] = oci_facts(run, facts["handlers"])
+    facts["cni"] = cni_facts(info, facts.get("crio"))
+    facts["running_pods"] = running_pods(run, crictl, endpoint, timeout) if not facts["cri"].get("error") else None
+    facts["sandbox"] = sandbox_facts(run, crictl, endpoint, info, facts.get(runtime, {}).get("dump"), timeout) \
+        if not facts["cri"].get("error") else {}
     return facts
