@@ -1,6 +1,6 @@
 """Break one link of a provisioned chain at a time; verify.yml names it, and all is ok once restored.
 
-Runs in the `containerd` scenario after the shared chain tests (see its molecule.yml)."""
+Runs in the `containerd` scenario, before the shared chain tests (see its molecule.yml)."""
 
 from __future__ import annotations
 
