@@ -70,7 +70,7 @@ def run_one(name: str, tmp: Path) -> dict:
     try:
         inventory = write_inventory(inst, tmp / name)
         log(f"{name}: provisioning")
-        result = playbook(inventory, "playbooks/site.yml", "-e", f"@{vars_file}", "-e", "kubenode_manage_kubelet=false")
+        result = playbook(inventory, "playbooks/site.yml", "-e", f"@{vars_file}", "-e", "{\"kubenode_manage_kubelet\": false}")
         if result.returncode != 0:
             raise RuntimeError(f"site.yml failed for {name}:\n{result.stdout[-3000:]}")
         entry = load_manifest()["artifacts"]["critest"]
