@@ -59,7 +59,7 @@ def summarize(report: list) -> dict:
                 out["failed_registry"] += 1
             else:
                 name = " ".join(spec.get("ContainerHierarchyTexts", []) + [spec.get("LeafNodeText", "")])
-                out["failed_other"].append({"spec": name, "message": re.sub(r"\s+", " ", message)[:400]})
+                out["failed_other"].append({"spec": name, "message": re.sub(r"\s+", " ", message)[:1500]})
     out["durations"] = round(out["durations"], 1)
     return out
 

@@ -61,6 +61,24 @@ def crictl(tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="session")
+def kubelet_binary_dir(tmp_path_factory) -> Path:
+    """A directory holding the kubelet binary of the artifact cache (`make artifacts` builds it)."""
+    entry = load_manifest()["artifacts"].get("kubelet")
+    if entry is None:
+        pytest.fail("no kubelet in the artifact cache: run `make artifacts`")
+    target = tmp_path_factory.mktemp("kubelet-bin")
+    shutil.copyfile(mirror_root() / entry["path"], target / "kubelet")
+    (target / "kubelet").chmod(0o755)
+    return target
+
+
+@pytest.fixture
+def kubelet_on_path(kubelet_binary_dir, monkeypatch) -> None:
+    """Put kubelet on the PATH the module's commands see."""
+    monkeypatch.setenv("PATH", f"{kubelet_binary_dir}{os.pathsep}{os.environ['PATH']}")
+
+
+@pytest.fixture(scope="session")
 def containerd_binary() -> str:
     path = shutil.which("containerd")
     if path is None:

@@ -17,14 +17,19 @@ V2 = render("containerd", "config-v2.toml.j2", containerd_vars())
 CRI = "io.containerd.grpc.v1.cri"
 
 
-def chain(ctd, crictl, tmp_path, sockets=(), crictl_yaml=None, **expected):
+def chain(ctd, crictl, tmp_path, sockets=(), crictl_yaml=None, kubelet_config=None, **expected):
     crictl_config = tmp_path / "crictl.yaml"
     crictl_config.write_text(crictl_yaml if crictl_yaml is not None else f"runtime-endpoint: {ctd.endpoint}\n")
-    result = run_module("runtime_chain_info", {
+    args = {
         "endpoint": ctd.endpoint, "crictl_path": crictl, "containerd_config": str(ctd.config),
         "crictl_config": str(crictl_config), "cri_sockets": list(sockets), "fail_on_checks": False,
         "expected": {"cgroup_driver": "systemd", **expected},
-    })
+    }
+    if kubelet_config is not None:
+        path = tmp_path / "kubelet.yaml"
+        path.write_text("apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n" + kubelet_config)
+        args["kubelet_configs"] = [str(path)]
+    result = run_module("runtime_chain_info", args)
     assert "checks" in result, result
     return {c["id"]: c for c in result["checks"]}, result
 
@@ -134,3 +139,24 @@ def test_the_module_fails_only_on_checks_not_ignored(containerd_binary, crictl, 
         ignored = run_module("runtime_chain_info", {**args, "ignore": ["all"]})
     assert failing["failed"] is True and "runtime.cgroup_driver" in failing["msg"]
     assert ignored.get("failed") is not True and "runtime.cgroup_driver" in ignored["summary"]["ignored"]
+
+
+@pytest.mark.parametrize(
+    ("kubelet_config", "check_id", "status"),
+    [
+        ("cgroupDriver: systemd\ncontainerRuntimeEndpoint: {endpoint}\n", None, "ok"),
+        ("cgroupDriver: systemd\ncontainerRuntimeEndpoint: unix:///run/crio/crio.sock\n", "endpoint.kubelet", "fail"),
+        ("cgroupDriver: cgroupfs\ncontainerRuntimeEndpoint: {endpoint}\n", "kubelet.cgroup_driver", "fail"),
+    ],
+    ids=["agreeing", "wrong-endpoint", "opposite-cgroup-driver"],
+)
+def test_kubelet_disagreeing_with_the_runtime(containerd_binary, crictl, kubelet_on_path, tmp_path, kubelet_config,
+                                              check_id, status):  # C11 / C01
+    """The real kubelet binary (its --version) and a KubeletConfiguration, against a live containerd."""
+    with containerd_instance(V2, containerd_binary) as ctd:
+        checks, _ = chain(ctd, crictl, tmp_path, kubelet_config=kubelet_config.format(endpoint=ctd.endpoint))
+    assert checks["kubelet.present"]["status"] == "ok", checks["kubelet.present"]
+    for id_ in ("endpoint.kubelet", "kubelet.cgroup_driver"):
+        assert checks[id_]["status"] == (status if id_ == check_id else "ok"), checks[id_]
+    if check_id:
+        assert str(tmp_path / "kubelet.yaml") in checks[check_id]["source"]  # names the file it read
