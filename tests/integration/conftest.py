@@ -48,28 +48,31 @@ def run_module(module: str, args: dict) -> dict:
     return data["plays"][0]["tasks"][0]["hosts"]["localhost"]
 
 
+def cached_binary(name: str, directory: Path) -> Path:
+    """Put binary ``name`` of the artifact cache (`make artifacts` builds it) into ``directory``."""
+    entry = load_manifest()["artifacts"].get(name)
+    if entry is None:
+        pytest.fail(f"no {name} in the artifact cache: run `make artifacts`")
+    source = mirror_root() / entry["path"]
+    if source.name.endswith(".tar.gz"):
+        with tarfile.open(source) as tar:
+            tar.extract(name, directory)
+    else:
+        shutil.copyfile(source, directory / name)
+    (directory / name).chmod(0o755)
+    return directory / name
+
+
 @pytest.fixture(scope="session")
 def crictl(tmp_path_factory) -> str:
-    """The crictl binary of the artifact cache (`make artifacts` builds it)."""
-    entry = load_manifest()["artifacts"].get("crictl")
-    if entry is None:
-        pytest.fail("no crictl in the artifact cache: run `make artifacts`")
-    target = tmp_path_factory.mktemp("crictl")
-    with tarfile.open(mirror_root() / entry["path"]) as tar:
-        tar.extract("crictl", target)
-    return str(target / "crictl")
+    """The crictl binary of the artifact cache."""
+    return str(cached_binary("crictl", tmp_path_factory.mktemp("crictl")))
 
 
 @pytest.fixture(scope="session")
 def kubelet_binary_dir(tmp_path_factory) -> Path:
-    """A directory holding the kubelet binary of the artifact cache (`make artifacts` builds it)."""
-    entry = load_manifest()["artifacts"].get("kubelet")
-    if entry is None:
-        pytest.fail("no kubelet in the artifact cache: run `make artifacts`")
-    target = tmp_path_factory.mktemp("kubelet-bin")
-    shutil.copyfile(mirror_root() / entry["path"], target / "kubelet")
-    (target / "kubelet").chmod(0o755)
-    return target
+    """A directory holding the kubelet binary of the artifact cache."""
+    return cached_binary("kubelet", tmp_path_factory.mktemp("kubelet-bin")).parent
 
 
 @pytest.fixture
