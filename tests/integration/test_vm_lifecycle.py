@@ -63,8 +63,9 @@ def test_vms_of_a_killed_molecule_test_run_are_removed(tmp_path):
     try:
         deadline = time.monotonic() + vm.SSH_WAIT_SECONDS + 180
         while vm.load("itest-killed", "node") is None:
-            up_failed = "up-exit=" in log.read_text() and "up-exit=0" not in log.read_text()
-            assert not up_failed and time.monotonic() < deadline, f"the VM did not come up:\n{log.read_text()}"
+            output = log.read_text()
+            up_failed = "up-exit=" in output and "up-exit=0" not in output
+            assert not up_failed and time.monotonic() < deadline, f"the VM did not come up:\n{output}"
             time.sleep(2)
         assert qemu_processes_for(str(directory))
         os.killpg(owner.pid, signal.SIGKILL)
