@@ -206,20 +206,20 @@ def crio_config_checks(crio: dict) -> list[dict]:
     """CRI-O's effective configuration (``crio status config``): readable, default handler
     registered, monitor cgroup valid for the cgroup manager."""
     if not crio.get("config_dump"):
-        return [check("runtime.config", "runtime", "fail", "unreadable", "crio status config answers", "crio status config",
+        return [check("runtime.config", "runtime", "fail", "unreadable", "CRI-O answers GET /config", "CRI-O status API GET /config (crio status config)",
                       f"could not read CRI-O's effective configuration: {crio.get('config_error') or 'no answer'}")]
     config = crio_config(crio)
     out = []
     default = config["default_runtime"]
     ok = default in config["runtimes"]
     out.append(check("runtime.default_handler", "runtime", "ok" if ok else "fail", default, sorted(config["runtimes"]),
-                     "crio status config: crio.runtime.default_runtime",
+                     "CRI-O GET /config: crio.runtime.default_runtime",
                      "" if ok else f"default_runtime {default!r} has no [crio.runtime.runtimes.{default}] table"))
     bad = {name: r.get("monitor_cgroup") for name, r in config["runtimes"].items()
            if r.get("monitor_cgroup") not in (None, "", "pod") and not (config["cgroup_manager"] == "systemd"
                                                                        and str(r.get("monitor_cgroup")).endswith(".slice"))}
     out.append(check("runtime.monitor_cgroup", "runtime", "fail" if bad else "ok", bad or "valid", "pod (or a *.slice with systemd)",
-                     "crio status config", f"with cgroup_manager {config['cgroup_manager']} set monitor_cgroup = \"pod\"" if bad else ""))
+                     "CRI-O GET /config", f"with cgroup_manager {config['cgroup_manager']} set monitor_cgroup = \"pod\"" if bad else ""))
     return out
 
 

@@ -245,6 +245,11 @@ def socket_problem(path: str) -> str | None:
     return None if stat.S_ISSOCK(mode) else "not_socket"
 
 
+def crictl_argv(crictl: str, url: str, timeout: int, *args: str) -> list[str]:
+    """crictl with both endpoints set to ``url``, no config file, ``timeout`` seconds per call."""
+    return [crictl, "--config", "/dev/null", "--runtime-endpoint", url, "--image-endpoint", url, "--timeout", f"{timeout}s", *args]
+
+
 def query(run, crictl: str, url: str, timeout: int) -> dict:
     """Ask the runtime at ``url`` its Version, Status (verbose) and RuntimeConfig via crictl.
 
@@ -258,10 +263,9 @@ def query(run, crictl: str, url: str, timeout: int) -> dict:
     problem = socket_problem(url[len("unix://"):])
     if problem:
         raise CriError(problem, url[len("unix://"):])
-    base = [crictl, "--config", "/dev/null", "--runtime-endpoint", url, "--image-endpoint", url, "--timeout", f"{timeout}s"]
     calls = {}
     for name in ("version", "info", "runtime-config"):
-        rc, out, err = run(base + [name])
+        rc, out, err = run(crictl_argv(crictl, url, timeout, name))
         if rc != 0 and name != "runtime-config":
             raise CriError(classify_crictl_error(err), last_error_line(err) or out)
         calls[name] = (out, err, rc)

@@ -13,10 +13,15 @@ half-built chain is described rather than crashing the module.
 from __future__ import annotations
 
 import glob
+import http.client
 import json
 import os
 import re
+import selectors
 import shutil
+import socket
+import subprocess
+import time
 
 from . import cri, toml_scan
 from .chain import crio_config
@@ -26,18 +31,114 @@ DEFAULT_KUBELET_CONFIGS = ("/var/lib/kubelet/config.yaml", "/etc/kubernetes/kube
 KUBELET_FLAG_FILES = ("/var/lib/kubelet/kubeadm-flags.env", "/etc/default/kubelet", "/etc/sysconfig/kubelet")
 
 
-def module_runner(module, env: dict | None = None):
-    """``run(argv) -> (rc, stdout, stderr)`` over AnsibleModule.run_command with a C locale; a
-    missing executable gives rc 127 instead of failing the module."""
-    env = env or {"LANG": "C", "LC_ALL": "C", "LC_MESSAGES": "C"}
+C_LOCALE = {"LANG": "C", "LC_ALL": "C", "LC_MESSAGES": "C"}
 
-    def run(argv):
-        try:
-            return module.run_command(argv, environ_update=env, handle_exceptions=False)
-        except OSError as exc:
-            return 127, "", str(exc)
 
-    return run
+class Runner:
+    """``run(argv) -> (rc, stdout, stderr)`` for read-only commands, with a C locale.
+
+    ``start(*argvs)`` queues commands ahead of need; up to ``parallel`` of them (default: the
+    number of CPUs) run side by side as child processes, in the order queued, a command a
+    collector waits for first. ``run`` returns their results when asked. On an emulated
+    (TCG) guest parallel commands gain little, all of them contend for the same CPUs; on a
+    real node the run takes about as long as its slowest command. Processes, not threads: under the
+    Mitogen strategy the module runs in a shared interpreter, and worker threads that spawned
+    commands there hung the module. Every command of runtime_chain_info only reads, so one
+    result per argv serves every caller of the run (the auto-detection and the checks ask the
+    same questions). ``log`` lists each finished command: argv, rc, seconds, and whether it was
+    started ahead (False: a collector had to wait for its whole run). A missing executable gives
+    rc 127, a command still running ``timeout`` seconds after its start is killed and gives rc
+    124; neither raises.
+    """
+
+    def __init__(self, env: dict | None = None, timeout: float = 60.0, parallel: int | None = None):
+        self._env = {**os.environ, **(env if env is not None else C_LOCALE)}
+        self._timeout = timeout
+        self._parallel = max(1, parallel or os.cpu_count() or 1)
+        self._queue: list[tuple] = []
+        self._running: dict[tuple, dict] = {}
+        self._done: dict[tuple, tuple[int, str, str]] = {}
+        self._asked: set[tuple] = set()
+        self.log: list[dict] = []
+        self._selector = selectors.DefaultSelector()
+
+    def start(self, *argvs) -> None:
+        """Queue each argv not yet started (empty entries are skipped) and launch what fits."""
+        for argv in argvs:
+            key = tuple(argv or ())
+            if key and key not in self._running and key not in self._done and key not in self._queue:
+                self._queue.append(key)
+        self._launch()
+
+    def _launch(self) -> None:
+        while self._queue and len(self._running) < self._parallel:
+            key = self._queue.pop(0)
+            try:
+                proc = subprocess.Popen(list(key), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, env=self._env, close_fds=True)
+            except OSError as exc:
+                self._done[key] = (127, "", str(exc))
+                continue
+            job = {"proc": proc, "out": [], "err": [], "open": 2, "started": time.monotonic(),
+                   "deadline": time.monotonic() + self._timeout}
+            self._running[key] = job
+            self._selector.register(proc.stdout, selectors.EVENT_READ, (key, "out"))
+            self._selector.register(proc.stderr, selectors.EVENT_READ, (key, "err"))
+
+    def __call__(self, argv) -> tuple[int, str, str]:
+        key = tuple(argv)
+        if key not in self._done:
+            if key not in self._running:
+                self._asked.add(key)
+                if key in self._queue:
+                    self._queue.remove(key)
+                self._queue.insert(0, key)
+                self._launch()
+            while key not in self._done:
+                self._pump()
+        return self._done[key]
+
+    def _pump(self) -> None:
+        """Read whatever any running command printed (so none blocks on a full pipe); reap the
+        commands that closed both streams; kill those past their deadline."""
+        for selected, _ in self._selector.select(timeout=1.0):
+            key, stream = selected.data
+            job = self._running[key]
+            chunk = os.read(selected.fd, 65536)
+            if chunk:
+                job[stream].append(chunk)
+                continue
+            self._selector.unregister(selected.fileobj)
+            selected.fileobj.close()
+            job["open"] -= 1
+            if job["open"] == 0:
+                rc = 124 if job.get("killed") else job["proc"].wait()
+                job["proc"].wait()
+                self._done[key] = (rc, b"".join(job["out"]).decode("utf-8", "replace"),
+                                   b"".join(job["err"]).decode("utf-8", "replace"))
+                self.log.append({"argv": list(key), "rc": rc, "seconds": round(time.monotonic() - job["started"], 3),
+                                 "started_ahead": key not in self._asked})
+                del self._running[key]
+                self._launch()
+        now = time.monotonic()
+        for key, job in list(self._running.items()):
+            if now > job["deadline"]:
+                job["proc"].kill()
+                job["deadline"] = float("inf")
+                job["err"].append(f"\n{key[0]}: killed after {self._timeout:g} s".encode())
+                job["killed"] = True
+
+    def close(self) -> None:
+        """Drop queued commands; kill and reap those started but never asked for."""
+        self._queue.clear()
+        for job in self._running.values():
+            job["proc"].kill()
+            job["proc"].wait()
+            for stream in (job["proc"].stdout, job["proc"].stderr):
+                if not stream.closed:
+                    self._selector.unregister(stream)
+                    stream.close()
+        self._running.clear()
 
 
 def read(path: str) -> str | None:
@@ -123,11 +224,28 @@ def kernel_facts() -> dict:
     }
 
 
+SERVICE_UNITS = ("kubelet", "containerd", "crio")
+SERVICE_ARGV = ["systemctl", "show", *SERVICE_UNITS, "--property=Id,ActiveState,UnitFileState,ExecStart"]
+
+
+def parse_systemctl_show(text: str) -> dict:
+    """Blocks of ``Key=value`` lines of ``systemctl show`` for several units, by unit name
+    (``Id`` without ``.service``); values may contain ``=``."""
+    units = {}
+    for block in re.split(r"\n\s*\n", text or ""):
+        props = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
+        if props.get("Id"):
+            units[props["Id"].removesuffix(".service")] = props
+    return units
+
+
 def service_facts(run, unit: str) -> dict:
-    return {
-        "active": run(["systemctl", "is-active", unit])[1].strip() or "unknown",
-        "enabled": run(["systemctl", "is-enabled", unit])[1].strip() or "unknown",
-    }
+    """``active`` (ActiveState), ``enabled`` (UnitFileState) and ``exec_start`` of a unit of
+    SERVICE_UNITS: one ``systemctl show`` answers for all of them; ``unknown`` where systemd
+    has no value (no such unit)."""
+    props = parse_systemctl_show(run(SERVICE_ARGV)[1]).get(unit, {})
+    return {"active": props.get("ActiveState") or "unknown", "enabled": props.get("UnitFileState") or "unknown",
+            "exec_start": props.get("ExecStart", "")}
 
 
 def cri_facts(run, crictl: str | None, endpoint: str, timeout: int) -> dict:
@@ -148,7 +266,7 @@ def socket_facts(run, crictl: str | None, timeout: int, endpoint: str, sockets: 
         exists = cri.socket_problem(path) is None
         answers, name = False, None
         if exists and crictl:
-            rc, stdout, _ = run([crictl, "--config", "/dev/null", "--runtime-endpoint", url, "--timeout", f"{timeout}s", "version"])
+            rc, stdout, _ = run(cri.crictl_argv(crictl, url, timeout, "version"))
             if rc == 0:
                 answers = True
                 name = cri.parse_crictl_version(stdout).get("runtime_name")
@@ -156,16 +274,39 @@ def socket_facts(run, crictl: str | None, timeout: int, endpoint: str, sockets: 
     return out
 
 
-def containerd_facts(run, config_path: str, address: str) -> dict:
-    rc, out, _ = run(["containerd", "--version"])
-    if rc != 0:
-        return {"installed": False, "config_path": config_path}
-    facts = {"installed": True, "config_path": config_path, "version": parse_containerd_version(out)["version"]}
+def containerd_argvs(config_path: str, address: str) -> dict:
+    """The commands containerd_facts runs, by purpose."""
+    return {"version": ["containerd", "--version"], "dump": ["containerd", "--config", config_path, "config", "dump"],
+            "plugins": ["ctr", "--address", address, "plugins", "ls"], "service": SERVICE_ARGV}
+
+
+def crio_argvs(endpoint: str) -> dict:
+    """The commands crio_facts runs, by purpose (``version`` only when the CRI does not answer)."""
+    return {"version": ["crio", "version"], "service": SERVICE_ARGV}
+
+
+def containerd_facts(run, config_path: str, address: str, cri_version: str | None = None, need_dump: bool = True) -> dict:
+    """containerd's version, config file, plugin states and service state.
+
+    ``cri_version``: the version the CRI Version RPC reported (then ``containerd --version`` is
+    not run). ``need_dump``: run ``containerd config dump`` (needed when the CRI does not
+    answer, to tell a disabled CRI plugin, or when the CRI status lacks the sandbox image).
+    """
+    argv = containerd_argvs(config_path, address)
+    if cri_version:
+        facts = {"installed": True, "config_path": config_path, "version": cri_version.lstrip("v")}
+    else:
+        rc, out, _ = run(argv["version"])
+        if rc != 0:
+            return {"installed": False, "config_path": config_path}
+        facts = {"installed": True, "config_path": config_path, "version": parse_containerd_version(out)["version"]}
     facts["config_text"] = read(config_path)
-    rc, out, err = run(["containerd", "--config", config_path, "config", "dump"])
-    facts["dump"] = out if rc == 0 else None
-    facts["dump_error"] = None if rc == 0 else cri.last_error_line(err) or err.strip()
-    rc, out, err = run(["ctr", "--address", address, "plugins", "ls"])
+    facts["dump"] = facts["dump_error"] = None
+    if need_dump:
+        rc, out, err = run(argv["dump"])
+        facts["dump"] = out if rc == 0 else None
+        facts["dump_error"] = None if rc == 0 else cri.last_error_line(err) or err.strip()
+    rc, out, err = run(argv["plugins"])
     facts["plugins"] = parse_ctr_plugins(out) if rc == 0 else []
     facts["plugins_error"] = None if rc == 0 else err.strip()
     if any(p["status"] == "error" for p in facts["plugins"]):
@@ -176,18 +317,53 @@ def containerd_facts(run, config_path: str, address: str) -> dict:
     return facts
 
 
-def crio_facts(run, endpoint: str) -> dict:
-    """crio's version and the effective configuration the running daemon reports."""
-    rc, out, _ = run(["crio", "version"])
-    if rc != 0:
+class _UnixHTTPConnection(http.client.HTTPConnection):
+    """HTTP over a unix socket (CRI-O serves its status API on the CRI socket)."""
+
+    def __init__(self, path: str, timeout: float):
+        super().__init__("localhost", timeout=timeout)
+        self._path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self._path)
+
+
+def crio_status_get(socket_path: str, resource: str, timeout: float) -> tuple[str | None, str | None]:
+    """GET ``resource`` (``/config``, ``/info``) from CRI-O's status API on its socket: the same
+    answer ``crio status config|info`` prints, without starting a crio process.
+    Returns ``(body, None)`` or ``(None, error)``."""
+    connection = _UnixHTTPConnection(socket_path, timeout)
+    try:
+        connection.request("GET", resource)
+        response = connection.getresponse()
+        body = response.read().decode("utf-8", "replace")
+    except (OSError, http.client.HTTPException) as exc:
+        return None, f"GET {resource} on {socket_path}: {exc}"
+    finally:
+        connection.close()
+    if response.status != 200:
+        return None, f"GET {resource} on {socket_path}: HTTP {response.status} {body.strip()[:200]}"
+    return body, None
+
+
+def crio_facts(run, endpoint: str, timeout: int = 10) -> dict:
+    """CRI-O's effective configuration, as the running daemon reports it (GET /config on its
+    socket, what ``crio status config`` prints). ``version`` is filled in by collect(): from the
+    CRI Version RPC, or ``crio version`` when the CRI does not answer."""
+    if not _resolve("crio"):
         return {"installed": False}
-    version = re.search(r"^Version:\s*(\S+)", out, re.MULTILINE)
-    facts = {"installed": True, "version": version.group(1) if version else "unknown"}
-    rc, out, err = run(["crio", "--config", "/dev/null", "status", "--socket", endpoint[len("unix://"):], "config"])
-    facts["config_dump"] = out if rc == 0 else None
-    facts["config_error"] = None if rc == 0 else (err.strip() or out.strip())
+    facts = {"installed": True, "version": "unknown"}
+    facts["config_dump"], facts["config_error"] = crio_status_get(endpoint[len("unix://"):], "/config", timeout)
     facts["service"] = service_facts(run, "crio")
     return facts
+
+
+def crio_version(run) -> str:
+    rc, out, _ = run(crio_argvs("")["version"])
+    version = re.search(r"^Version:\s*(\S+)", out, re.MULTILINE) if rc == 0 else None
+    return version.group(1) if version else "unknown"
 
 
 def _resolve(binary: str) -> str | None:
@@ -205,7 +381,7 @@ def handler_facts(info: dict, runtime: str, crio: dict | None = None) -> dict:
             binary = handler.get("runtime_path") or name
             path = _resolve(binary)
             out[name] = {"path": path or binary, "executable": bool(path and os.access(path, os.X_OK)),
-                         "source": f"crio status config: crio.runtime.runtimes.{name}.runtime_path"}
+                         "source": f"CRI-O GET /config: crio.runtime.runtimes.{name}.runtime_path"}
     if runtime == "containerd":
         runtimes = ((config.get("containerd") or {}).get("runtimes") or {})
         for name, handler in runtimes.items():
@@ -217,28 +393,55 @@ def handler_facts(info: dict, runtime: str, crio: dict | None = None) -> dict:
     return out
 
 
+OCI_RUNTIMES_ON_PATH = ("runc", "crun")
+
+
+def oci_binaries(handlers: dict) -> list[str]:
+    """Executable OCI runtime binaries of the handlers, plus runc and crun found on PATH (so the
+    set, and the dpkg query over it, is known before the handlers are)."""
+    paths = {info["path"] for info in handlers.values() if info.get("executable")}
+    paths |= {p for p in (_resolve(name) for name in OCI_RUNTIMES_ON_PATH) if p}
+    return sorted(paths)
+
+
+def dpkg_search_argv(paths: list[str]) -> list[str]:
+    return ["dpkg-query", "--search", *sorted({os.path.realpath(p) for p in paths})]
+
+
+def parse_dpkg_search(text: str) -> dict:
+    """``dpkg-query --search`` lines (``pkg[, pkg...]: /path``) -> {path: first package}."""
+    owners = {}
+    for line in (text or "").splitlines():
+        packages, sep, path = line.partition(": ")
+        if sep and not line.startswith("diversion "):
+            owners[path.strip()] = packages.split(",")[0].strip()
+    return owners
+
+
 def oci_facts(run, handlers: dict) -> dict:
-    """``--version`` and owning package version of each distinct OCI runtime binary."""
-    out = {}
+    """``--version`` and owning package version of each distinct OCI runtime binary of the
+    handlers (one ``dpkg-query --search`` and one ``--show`` for all of them)."""
+    parsed = {}
     for info in handlers.values():
         path = info.get("path")
-        if not info.get("executable") or path in out:
+        if not info.get("executable") or path in parsed:
             continue
         rc, stdout, _ = run([path, "--version"])
-        if rc != 0:
-            continue
         try:
-            parsed = parse_oci_runtime_version(stdout)
+            parsed[path] = parse_oci_runtime_version(stdout) if rc == 0 else None
         except ValueError:
-            continue
-        package_version = None
-        rc, owner, _ = run(["dpkg-query", "--search", os.path.realpath(path)])
-        if rc == 0 and ":" in owner:
-            package = owner.split(":", 1)[0].strip()
-            rc, version, _ = run(["dpkg-query", "--show", "--showformat=${Version}", package])
-            package_version = version.strip() if rc == 0 else None
-        out[path] = {**parsed, "package_version": package_version}
-    return out
+            parsed[path] = None
+    parsed = {path: value for path, value in parsed.items() if value}
+    if not parsed:
+        return {}
+    owners = parse_dpkg_search(run(dpkg_search_argv(oci_binaries(handlers)))[1])
+    packages = sorted({owners[os.path.realpath(p)] for p in parsed if os.path.realpath(p) in owners})
+    versions = {}
+    if packages:
+        rc, out, _ = run(["dpkg-query", "--show", "--showformat=${binary:Package}\t${Version}\n", *packages])
+        versions = dict(line.split("\t", 1) for line in out.splitlines() if "\t" in line)
+    return {path: {**value, "package_version": versions.get(owners.get(os.path.realpath(path), ""))}
+            for path, value in parsed.items()}
 
 
 def cni_facts(info: dict, crio: dict | None = None) -> dict:
@@ -264,8 +467,7 @@ def sandbox_facts(run, crictl: str | None, endpoint: str, info: dict, dump: str 
         source = "containerd config dump: pinned_images.sandbox"
     present = None
     if image and crictl:
-        rc, out, _ = run([crictl, "--config", "/dev/null", "--image-endpoint", endpoint, "--runtime-endpoint", endpoint,
-                          "--timeout", f"{timeout}s", "images", "-o", "json"])
+        rc, out, _ = run(cri.crictl_argv(crictl, endpoint, timeout, "images", "-o", "json"))
         if rc == 0:
             tags = {t for img in json.loads(out).get("images", []) for t in img.get("repoTags") or []}
             present = image in tags or f"{image}:latest" in tags
@@ -283,8 +485,8 @@ def kubelet_facts(run, config_paths: list[str]) -> dict:
         return {"present": False}
     version = out.strip().split()[-1] if out.strip() else ""
     facts = {"present": True, "version": version, "minor": (parse_semver(version) or (0, 0, 0))[1]}
-    exec_start = run(["systemctl", "show", "kubelet", "--property", "ExecStart", "--value"])[1]
-    flags = kubelet_flags(exec_start)
+    service = service_facts(run, "kubelet")
+    flags = kubelet_flags(service.pop("exec_start"))
     flag_file = None
     for path in KUBELET_FLAG_FILES:
         file_flags = kubelet_flags(read(path) or "")
@@ -304,7 +506,7 @@ def kubelet_facts(run, config_paths: list[str]) -> dict:
     facts["static_pod_path"] = static_dir
     facts.update(config_path=config_path, config=config, flags=flags, endpoint=endpoint, endpoint_source=source,
                  endpoint_flag=(flag_file or "kubelet unit ExecStart") if flags.get("container-runtime-endpoint") else None,
-                 service=service_facts(run, "kubelet"))
+                 service=service)
     return facts
 
 
@@ -323,11 +525,43 @@ def running_pods(run, crictl: str | None, endpoint: str, timeout: int) -> list[s
     """Pod names (``io.kubernetes.pod.name``) that have a running container, or ``None``."""
     if not crictl:
         return None
-    rc, out, _ = run([crictl, "--config", "/dev/null", "--runtime-endpoint", endpoint, "--timeout", f"{timeout}s",
-                      "ps", "--state", "running", "--output", "json"])
+    rc, out, _ = run(cri.crictl_argv(crictl, endpoint, timeout, "ps", "--state", "running", "--output", "json"))
     if rc != 0:
         return None
     return sorted({(c.get("labels") or {}).get("io.kubernetes.pod.name", "") for c in json.loads(out).get("containers") or []})
+
+
+def prefetch(run, *, runtimes, endpoints, crictl: str | None, timeout: int, containerd_config: str,
+             sockets: list[str]) -> None:
+    """Start, side by side, every command collect() is expected to run (``run.start``; a runner
+    without it is left alone). ``runtimes``/``endpoints``: the runtimes and CRI endpoints that
+    may be asked (all installed ones while the node's runtime is still being detected). The OCI
+    runtimes runc and crun on PATH are asked for their version ahead of knowing the handlers:
+    read-only and nearly always needed."""
+    start = getattr(run, "start", None)
+    if start is None:
+        return
+    argvs = [["kubelet", "--version"], SERVICE_ARGV]
+    if crictl:
+        for url in sorted(set(sockets) | set(endpoints)):
+            if cri.socket_problem(url[len("unix://"):]) is None:
+                argvs.append(cri.crictl_argv(crictl, url, timeout, "version"))
+                if url in endpoints:
+                    argvs += [cri.crictl_argv(crictl, url, timeout, *args) for args in (
+                        ("info",), ("runtime-config",), ("ps", "--state", "running", "--output", "json"), ("images", "-o", "json"))]
+    for runtime, endpoint in zip(runtimes, endpoints):
+        # `containerd --version`, `config dump` and `crio version` run only when the CRI does
+        # not answer (or lacks what they tell): not started ahead.
+        if runtime == "containerd" and _resolve("containerd"):
+            argv = containerd_argvs(containerd_config, endpoint[len("unix://"):])
+            argvs += [argv["plugins"], argv["service"]]
+        if runtime == "crio" and _resolve("crio"):
+            argvs.append(crio_argvs(endpoint)["service"])
+    binaries = oci_binaries({})
+    argvs += [[path, "--version"] for path in binaries]
+    if binaries:
+        argvs.append(dpkg_search_argv(binaries))
+    start(*argvs)
 
 
 def collect(run, *, runtime: str, endpoint: str, crictl: str | None, timeout: int = 10,
@@ -335,26 +569,34 @@ def collect(run, *, runtime: str, endpoint: str, crictl: str | None, timeout: in
             kubelet_configs: list[str] | None = None, sockets: list[str] | None = None) -> dict:
     """Gather every fact run_checks needs, for a node whose runtime should be ``runtime``.
 
-    Commands run one after the other on purpose: under the Mitogen strategy the module runs
-    inside a shared interpreter, and worker threads that spawn commands there hung the module.
+    With a ``Runner`` the commands are started together first (prefetch) and run side by side.
+    Questions the CRI answers are not asked again of a command (runtime version, CRI-O's and
+    containerd's effective config); those commands run only when the CRI does not answer.
     """
+    prefetch(run, runtimes=[runtime], endpoints=[endpoint], crictl=crictl, timeout=timeout,
+             containerd_config=containerd_config, sockets=list(sockets or []))
     facts = {"runtime": runtime, "endpoint": endpoint}
     facts["kernel"] = kernel_facts()
     facts["crictl"] = crictl_facts(crictl_config)
     facts["kubelet"] = kubelet_facts(run, list(kubelet_configs or DEFAULT_KUBELET_CONFIGS))
-    facts["sockets"] = socket_facts(run, crictl, min(timeout, 5), endpoint, list(sockets or []))
-    if runtime == "containerd":
-        facts["containerd"] = containerd_facts(run, containerd_config, endpoint[len("unix://"):])
-    elif runtime == "crio":
-        facts["crio"] = crio_facts(run, endpoint)
-    installed = facts.get(runtime, {}).get("installed")
+    facts["sockets"] = socket_facts(run, crictl, timeout, endpoint, list(sockets or []))
+    installed = bool(_resolve({"containerd": "containerd", "crio": "crio"}.get(runtime, runtime)))
     facts["cri"] = cri_facts(run, crictl, endpoint, timeout) if installed else {"endpoint": endpoint, "error": {
         "kind": "not_installed", "message": f"{runtime} is not installed"}}
+    answered = not facts["cri"].get("error")
     info = facts["cri"].get("info", {})
+    cri_version = (facts["cri"].get("version") or {}).get("runtime_version") if answered else None
+    if runtime == "containerd":
+        facts["containerd"] = containerd_facts(run, containerd_config, endpoint[len("unix://"):], cri_version=cri_version,
+                                               need_dump=not answered or not (info.get("config") or {}).get("sandboxImage"))
+    elif runtime == "crio":
+        facts["crio"] = crio_facts(run, endpoint, timeout)
+        if facts["crio"]["installed"]:
+            facts["crio"]["version"] = cri_version or crio_version(run)
     facts["handlers"] = handler_facts(info, runtime, facts.get("crio"))
     facts["oci"] = oci_facts(run, facts["handlers"])
     facts["cni"] = cni_facts(info, facts.get("crio"))
-    facts["running_pods"] = running_pods(run, crictl, endpoint, timeout) if not facts["cri"].get("error") else None
+    facts["running_pods"] = running_pods(run, crictl, endpoint, timeout) if answered else None
     facts["sandbox"] = sandbox_facts(run, crictl, endpoint, info, facts.get(runtime, {}).get("dump"), timeout) \
-        if not facts["cri"].get("error") else {}
+        if answered else {}
     return facts

@@ -17,11 +17,20 @@ description:
     C(observed) and C(expected) values, the C(source) the value was read from, and a
     one-line C(hint).
   - Sources are the running daemons and binaries, not configuration files alone. The CRI
-    C(Version), C(Status) (verbose) and C(RuntimeConfig) RPCs (through crictl) of the runtime
-    and of every well-known CRI socket; C(containerd config dump) (effective configuration),
-    C(ctr plugins ls) (CRI plugin and snapshotter status); C(runc/crun --version) and the owning
-    package's version (dpkg); C(kubelet --version), its KubeletConfiguration, unit flags,
-    kubeadm-flags.env and instance-config.yaml; /proc and /sys for the kernel.
+    C(Version), C(Status) (verbose), C(RuntimeConfig), C(ListContainers) and C(ListImages) RPCs
+    (through crictl) of the runtime, and C(Version) of every well-known CRI socket; the
+    runtime's effective configuration from the daemon (containerd's verbose C(Status) info;
+    CRI-O's status API, C(GET /config) on its socket, what C(crio status config) prints);
+    C(ctr plugins ls) (CRI plugin and snapshotter status); C(systemctl show) (unit states,
+    kubelet's ExecStart); C(runc/crun --version) and the owning package's version (dpkg-query);
+    C(kubelet --version), its KubeletConfiguration, kubeadm-flags.env and instance-config.yaml;
+    /proc and /sys for the kernel.
+  - When the CRI does not answer, the module asks the runtime's own commands instead, to say
+    why - C(containerd --version), C(containerd config dump) (disabled_plugins, and the
+    sandbox image where the CRI status lacks it), C(ctr plugins ls -d) (the load error),
+    C(crio version).
+  - Commands run as child processes, up to one per CPU at a time; C(duration_seconds) and,
+    with I(include_facts), C(facts.commands) show where the time went.
   - Works on a half-built chain (no runtime, no kubelet); absent links are reported as checks,
     never as a crash.
   - Read-only and check-mode safe; C(changed) is always false. Fails only when a C(fail) check
@@ -152,7 +161,9 @@ chain:
     oci_runtime: {name: runc, version: 1.1.15+ds1, path: /usr/sbin/runc, package_version: 1.1.15+ds1-2+b4}
     kubelet_version: null
 facts:
-  description: The raw facts (only with I(include_facts)).
+  description:
+    - The raw facts (only with I(include_facts)), and under C(commands) each command the run
+      started (argv, rc, seconds, C(started_ahead); commands run side by side as processes).
   returned: when include_facts
   type: dict
 """
@@ -161,7 +172,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.kubenode.runtime_chain.plugins.module_utils.chain import CRI_SOCKETS, detect_runtime, run_checks, summarize
-from ansible_collections.kubenode.runtime_chain.plugins.module_utils.gather import collect, kubelet_facts, module_runner, socket_facts
+from ansible_collections.kubenode.runtime_chain.plugins.module_utils.gather import Runner, collect, kubelet_facts, prefetch, socket_facts
 
 ARGUMENT_SPEC = dict(
     runtime=dict(type="str", choices=["containerd", "crio", "auto"], default="containerd"),
@@ -208,25 +219,29 @@ def main():
     started = time.monotonic()
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     p = module.params
-    run = module_runner(module)
+    run = Runner(timeout=p["timeout"] + 30)
     crictl = p["crictl_path"] or module.get_bin_path("crictl", opt_dirs=["/usr/local/bin"])
-    if p["runtime"] == "auto":
-        kubelet = kubelet_facts(run, p["kubelet_configs"])
-        sockets = socket_facts(run, crictl, 5, CRI_SOCKETS["containerd"], list(CRI_SOCKETS.values()))
-        p["runtime"] = detect_runtime(kubelet, sockets)
-    endpoint = p["endpoint"] or CRI_SOCKETS[p["runtime"]]
-    facts = collect(
-        run,
-        runtime=p["runtime"], endpoint=endpoint, timeout=p["timeout"], crictl=crictl,
-        containerd_config=p["containerd_config"], crictl_config=p["crictl_config"], kubelet_configs=p["kubelet_configs"],
-        sockets=p["cri_sockets"],
-    )
+    common = dict(crictl=crictl, timeout=p["timeout"], containerd_config=p["containerd_config"])
+    try:
+        if p["runtime"] == "auto":
+            # Start what any candidate runtime will be asked; detection and checks share the answers.
+            candidates = ["containerd", "crio"]
+            prefetch(run, runtimes=candidates, endpoints=[p["endpoint"] or CRI_SOCKETS[c] for c in candidates],
+                     sockets=list(CRI_SOCKETS.values()) + p["cri_sockets"], **common)
+            kubelet = kubelet_facts(run, p["kubelet_configs"])
+            sockets = socket_facts(run, crictl, p["timeout"], CRI_SOCKETS["containerd"], list(CRI_SOCKETS.values()))
+            p["runtime"] = detect_runtime(kubelet, sockets)
+        endpoint = p["endpoint"] or CRI_SOCKETS[p["runtime"]]
+        facts = collect(run, runtime=p["runtime"], endpoint=endpoint, crictl_config=p["crictl_config"],
+                        kubelet_configs=p["kubelet_configs"], sockets=p["cri_sockets"], **common)
+    finally:
+        run.close()
     checks = run_checks(facts, p["expected"])
     summary = summarize(checks, p["ignore"])
     result = dict(changed=False, checks=checks, summary=summary, chain=chain_summary(facts),
                   duration_seconds=round(time.monotonic() - started, 3))
     if p["include_facts"]:
-        result["facts"] = facts
+        result["facts"] = {**facts, "commands": run.log}
     if summary["failed"] and p["fail_on_checks"]:
         failing = [f"{c['id']}: {c['hint'] or c['observed']}" for c in checks if c["id"] in summary["failed"]]
         module.fail_json(msg="runtime chain checks failed: " + "; ".join(failing), **result)

@@ -131,3 +131,55 @@ def test_static_pod_names_come_from_the_manifests(tmp_path):
     (tmp_path / "b.json").write_text("{}")
     (tmp_path / "README").write_text("metadata:\n  name: ignored\n")
     assert gather.static_pod_names(str(tmp_path)) == ["kubenode-proof"]
+
+
+# Captured on a CRI-O test-bed VM (systemd 257): `systemctl show kubelet containerd crio
+# --property=Id,ActiveState,UnitFileState,ExecStart`, containerd not installed.
+SYSTEMCTL_SHOW = """\
+ExecStart={ path=/usr/local/bin/kubelet ; argv[]=/usr/local/bin/kubelet --config=/etc/kubernetes/kubelet.yaml ; ignore_errors=no ; start_time=[n/a] ; stop_time=[n/a] ; pid=0 ; code=(null) ; status=0/0 }
+Id=kubelet.service
+ActiveState=active
+UnitFileState=enabled
+
+Id=containerd.service
+ActiveState=inactive
+UnitFileState=
+
+ExecStart={ path=/usr/local/bin/crio ; argv[]=/usr/local/bin/crio ; ignore_errors=no ; start_time=[n/a] ; stop_time=[n/a] ; pid=0 ; code=(null) ; status=0/0 }
+Id=crio.service
+ActiveState=active
+UnitFileState=enabled
+"""
+
+
+@pytest.mark.parametrize("unit, facts", [
+    ("kubelet", {"active": "active", "enabled": "enabled"}),
+    ("containerd", {"active": "inactive", "enabled": "unknown", "exec_start": ""}),
+    ("crio", {"active": "active", "enabled": "enabled"}),
+])
+def test_one_systemctl_show_answers_for_every_unit(unit, facts):
+    asked = []
+
+    def run(argv):
+        asked.append(argv)
+        return 0, SYSTEMCTL_SHOW, ""
+
+    got = gather.service_facts(run, unit)
+    assert {k: got[k] for k in facts} == facts
+    assert asked == [gather.SERVICE_ARGV]
+
+
+def test_kubelet_flags_come_from_the_unit_exec_start():
+    exec_start = gather.parse_systemctl_show(SYSTEMCTL_SHOW)["kubelet"]["ExecStart"]
+    assert gather.kubelet_flags(exec_start) == {"config": "/etc/kubernetes/kubelet.yaml"}
+
+
+@pytest.mark.parametrize("text, owners", [
+    ("crun: /usr/bin/crun\nrunc: /usr/sbin/runc\n", {"/usr/bin/crun": "crun", "/usr/sbin/runc": "runc"}),
+    ("libfoo:amd64: /usr/lib/x\n", {"/usr/lib/x": "libfoo:amd64"}),
+    ("pkg-a, pkg-b: /usr/bin/shared\n", {"/usr/bin/shared": "pkg-a"}),
+    ("diversion by dash from: /bin/sh\ndash: /bin/sh\n", {"/bin/sh": "dash"}),
+    ("", {}),  # not owned by a package (an upstream binary): dpkg-query prints to stderr only
+])
+def test_dpkg_search_owners(text, owners):
+    assert gather.parse_dpkg_search(text) == owners
