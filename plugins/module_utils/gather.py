@@ -280,11 +280,6 @@ def containerd_argvs(config_path: str, address: str) -> dict:
             "plugins": ["ctr", "--address", address, "plugins", "ls"], "service": SERVICE_ARGV}
 
 
-def crio_argvs(endpoint: str) -> dict:
-    """The commands crio_facts runs, by purpose (``version`` only when the CRI does not answer)."""
-    return {"version": ["crio", "version"], "service": SERVICE_ARGV}
-
-
 def containerd_facts(run, config_path: str, address: str, cri_version: str | None = None, need_dump: bool = True) -> dict:
     """containerd's version, config file, plugin states and service state.
 
@@ -361,7 +356,8 @@ def crio_facts(run, endpoint: str, timeout: int = 10) -> dict:
 
 
 def crio_version(run) -> str:
-    rc, out, _ = run(crio_argvs("")["version"])
+    """``crio version`` (asked only when the CRI does not answer with the version)."""
+    rc, out, _ = run(["crio", "version"])
     version = re.search(r"^Version:\s*(\S+)", out, re.MULTILINE) if rc == 0 else None
     return version.group(1) if version else "unknown"
 
@@ -533,8 +529,8 @@ def running_pods(run, crictl: str | None, endpoint: str, timeout: int) -> list[s
 
 def prefetch(run, *, runtimes, endpoints, crictl: str | None, timeout: int, containerd_config: str,
              sockets: list[str]) -> None:
-    """Start, side by side, every command collect() is expected to run (``run.start``; a runner
-    without it is left alone). ``runtimes``/``endpoints``: the runtimes and CRI endpoints that
+    """Queue every command collect() is expected to run, the slowest first (``run.start``; a
+    runner without it is left alone). ``runtimes``/``endpoints``: the runtimes and CRI endpoints that
     may be asked (all installed ones while the node's runtime is still being detected). The OCI
     runtimes runc and crun on PATH are asked for their version ahead of knowing the handlers:
     read-only and nearly always needed."""
@@ -549,14 +545,11 @@ def prefetch(run, *, runtimes, endpoints, crictl: str | None, timeout: int, cont
                 if url in endpoints:
                     argvs += [cri.crictl_argv(crictl, url, timeout, *args) for args in (
                         ("info",), ("runtime-config",), ("ps", "--state", "running", "--output", "json"), ("images", "-o", "json"))]
+    # `containerd --version`, `config dump` and `crio version` run only when the CRI does not
+    # answer (or lacks what they tell), so they are not started ahead; CRI-O needs no command.
     for runtime, endpoint in zip(runtimes, endpoints):
-        # `containerd --version`, `config dump` and `crio version` run only when the CRI does
-        # not answer (or lacks what they tell): not started ahead.
         if runtime == "containerd" and _resolve("containerd"):
-            argv = containerd_argvs(containerd_config, endpoint[len("unix://"):])
-            argvs += [argv["plugins"], argv["service"]]
-        if runtime == "crio" and _resolve("crio"):
-            argvs.append(crio_argvs(endpoint)["service"])
+            argvs.append(containerd_argvs(containerd_config, endpoint[len("unix://"):])["plugins"])
     binaries = oci_binaries({})
     argvs += [[path, "--version"] for path in binaries]
     if binaries:

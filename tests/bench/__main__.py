@@ -75,11 +75,16 @@ def chain_info_over_crictl_info(inventory: Path, inst: vm.Instance, runs: int = 
                               "-a", "runtime=auto fail_on_checks=false"], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
         result = json.loads(out.stdout)["plays"][0]["tasks"][0]["hosts"]["node"]
         module.append(result["duration_seconds"])
-    timer = ("python3 -c 'import subprocess, time\nfor _ in range(%d):\n    t = time.monotonic(); "
-             "subprocess.run([\"crictl\", \"info\"], check=True, capture_output=True); print(time.monotonic() - t)'" % runs)
-    crictl = [float(x) for x in subprocess.run(inst.ssh_argv(timer), capture_output=True, text=True, check=True).stdout.split()]
-    module_s, crictl_s = statistics.median(module), statistics.median(crictl)
+    timer = ("python3 -c 'import subprocess, sys, time\nfor argv in ([\"crictl\", \"info\"], [\"kubelet\", \"--version\"]):\n"
+             "    for _ in range(%d):\n        t = time.monotonic(); subprocess.run(argv, check=True, capture_output=True); "
+             "print(argv[0], time.monotonic() - t)'" % runs)
+    timed: dict = {}
+    for line in subprocess.run(inst.ssh_argv(timer), capture_output=True, text=True, check=True).stdout.splitlines():
+        name, seconds = line.split()
+        timed.setdefault(name, []).append(float(seconds))
+    module_s, crictl_s = statistics.median(module), statistics.median(timed["crictl"])
     return {"chain_info_seconds": round(module_s, 3), "crictl_info_seconds": round(crictl_s, 3),
+            "kubelet_version_seconds": round(statistics.median(timed["kubelet"]), 3),
             "chain_info_over_crictl_info": round(module_s / crictl_s, 2)}
 
 
@@ -111,6 +116,8 @@ def one_round(tmp: str, switches: bool) -> dict:
             for target in ("crio", "containerd"):
                 log(f"switch to {target} on VM A")
                 figures[f"switch_to_{target}_downtime_seconds"] = switch_downtime(inventory, target, Path(tmp) / f"switch-{target}")
+                if target == "crio":
+                    figures.update({f"crio_{k}": v for k, v in chain_info_over_crictl_info(inventory, node_a).items()})
         files = subprocess.run(node_a.ssh_argv(f"tar -czf - {' '.join(FLOOR_FILES)} | base64 -w0"), capture_output=True,
                                check=True, text=True).stdout
         vm.down(GROUP, "converge")
@@ -174,7 +181,10 @@ def write(figures: dict) -> None:
         f"| switch CRI-O -> containerd: kubelet stopped to static pod Running (round 1) | {f['switch_to_containerd_downtime_seconds']} |\n"
         f"| runtime_chain_info, one run on VM A (module's own clock) | {f['chain_info_seconds']} |\n"
         f"| `crictl info`, one run on VM A | {f['crictl_info_seconds']} |\n"
+        f"| `kubelet --version`, one run on VM A (one command the module cannot skip) | {f.get('kubelet_version_seconds')} |\n"
         f"| **runtime_chain_info / crictl info** (goal <= 3) | **{f['chain_info_over_crictl_info']}** |\n"
+        f"| the same on VM A switched to CRI-O (round 1): chain_info / crictl info | "
+        f"{f.get('crio_chain_info_seconds')} / {f.get('crio_crictl_info_seconds')} = **{f.get('crio_chain_info_over_crictl_info')}** |\n"
         f"| floor: tests/bench/floor.sh on fresh VM B | {f['floor_seconds']} |\n"
         f"| **converge / floor** (goal <= 1.3) | **{f['converge_over_floor']}** |\n\n"
         f"Re-run recap: `{f['rerun_recap']}`. All runs: benchmarks.json.\n"
