@@ -85,10 +85,26 @@ def kubelet_stopped(host):
             host.run_expect([0], wait_healthz)
 
 
-def test_a_container_runs_through_each_registered_handler(host, expected, images):
-    """Run a pod sandbox and a one-shot container on every handler, read output and exit code."""
+@pytest.fixture(scope="class")
+def kubelet_stopped_for_class(host):
     with kubelet_stopped(host):
+        yield
+
+
+@pytest.mark.usefixtures("kubelet_stopped_for_class")
+class TestPodsWithKubeletStopped:
+    """Pod sandboxes made by the tests, with kubelet stopped once for all of them."""
+
+    def test_a_container_runs_through_each_registered_handler(self, host, expected, images):
+        """Run a pod sandbox and a one-shot container on every handler, read output and exit code."""
         run_on_each_handler(host, expected, images)
+
+    def test_a_pod_on_the_pod_network_keeps_the_mac_its_cni_plugin_gave(self, host, expected):
+        """A pod-network sandbox starts, and the host side of its veth keeps the MAC address the
+        CNI plugin recorded. udev's MACAddressPolicy=persistent rewrote it (role cni prevents
+        that): CRI-O's CNI CHECK then failed RunPodSandbox with "Mac doesn't match" for about
+        one pod in three here, and every critest spec that needs a pod network with it."""
+        run_on_pod_network(host, expected)
 
 
 def run_on_each_handler(host, expected, images):
@@ -142,39 +158,30 @@ def run_on_each_handler(host, expected, images):
     assert host.run_expect([0], "crictl pods -q --name chain-smoke").stdout.strip() == ""
 
 
-def test_pods_on_the_pod_network_keep_the_mac_their_cni_plugin_gave(host, expected):
-    """Pod-network sandboxes start, and the host side of each veth keeps the MAC address the CNI
-    plugin recorded. udev's MACAddressPolicy=persistent rewrote it (role cni prevents that):
-    CRI-O's CNI CHECK then failed RunPodSandbox with "Mac doesn't match" for about one pod in
-    three here, and every critest spec that needs a pod network with it."""
+def run_on_pod_network(host, expected):
     conflist = host.file("/etc/cni/net.d/10-kubenode-bridge.conflist")
     if not conflist.exists:
         pytest.skip("no node-local bridge network on this node")
     network = json.loads(conflist.content_string)["name"]
-    ids = []
-    with kubelet_stopped(host):
-        try:
-            for i in range(3):
-                pod = {"metadata": {"name": f"chain-net-{i}", "uid": f"chain-net-{i}", "namespace": "default"},
-                       "log_directory": f"/var/log/pods/chain-net-{i}", "linux": {}}
-                if expected["cgroup_driver"] == "systemd":
-                    pod["linux"]["cgroup_parent"] = "kubenode-smoke.slice"
-                host.run_expect([0], "printf %s %s > /var/tmp/pod-net.json", "%s", json.dumps(pod))
-                ids.append(host.run_expect([0], "crictl runp /var/tmp/pod-net.json").stdout.strip())
-            time.sleep(3)  # udev handles each veth's "add" event asynchronously
-            for pod_id in ids:
-                status = json.loads(host.run_expect([0], "crictl inspectp -o json %s", pod_id).stdout)["status"]
-                assert status["state"] == "SANDBOX_READY"
-                assert status["network"]["ip"].startswith("10.88."), status["network"]
-                cached = json.loads(host.file(f"/var/lib/cni/results/{network}-{pod_id}-eth0").content_string)["result"]
-                veths = [i for i in cached["interfaces"] if i["name"].startswith("veth") and not i.get("sandbox")]
-                assert veths, cached["interfaces"]
-                for veth in veths:
-                    assert host.file(f"/sys/class/net/{veth['name']}/address").content_string.strip() == veth["mac"]
-        finally:
-            for pod_id in ids:
-                host.run("crictl stopp %s", pod_id)
-                host.run("crictl rmp %s", pod_id)
+    pod = {"metadata": {"name": "chain-net", "uid": "chain-net", "namespace": "default"},
+           "log_directory": "/var/log/pods/chain-net", "linux": {}}
+    if expected["cgroup_driver"] == "systemd":
+        pod["linux"]["cgroup_parent"] = "kubenode-smoke.slice"
+    host.run_expect([0], "printf %s %s > /var/tmp/pod-net.json", "%s", json.dumps(pod))
+    pod_id = host.run_expect([0], "crictl runp /var/tmp/pod-net.json").stdout.strip()
+    try:
+        time.sleep(3)  # udev handles the veth's "add" event asynchronously
+        status = json.loads(host.run_expect([0], "crictl inspectp -o json %s", pod_id).stdout)["status"]
+        assert status["state"] == "SANDBOX_READY"
+        assert status["network"]["ip"].startswith("10.88."), status["network"]
+        cached = json.loads(host.file(f"/var/lib/cni/results/{network}-{pod_id}-eth0").content_string)["result"]
+        veths = [i for i in cached["interfaces"] if i["name"].startswith("veth") and not i.get("sandbox")]
+        assert veths, cached["interfaces"]
+        for veth in veths:
+            assert host.file(f"/sys/class/net/{veth['name']}/address").content_string.strip() == veth["mac"]
+    finally:
+        host.run("crictl stopp %s", pod_id)
+        host.run("crictl rmp %s", pod_id)
 
 
 def test_kubelet_runs_on_the_node_endpoint_with_the_targeted_version(host):
