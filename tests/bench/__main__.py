@@ -88,6 +88,17 @@ def chain_info_over_crictl_info(inventory: Path, inst: vm.Instance, runs: int = 
             "chain_info_over_crictl_info": round(module_s / crictl_s, 2)}
 
 
+def grpc_import_seconds(inst: vm.Instance, runs: int = 3) -> float:
+    """Median time of `import grpc, google.protobuf` in the guest's Python (Debian's
+    python3-grpcio and python3-protobuf, installed for this figure only, after every other
+    figure of the VM): the floor of a module that would make the CRI calls in-process."""
+    script = ("DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-grpcio python3-protobuf >/dev/null 2>&1 && "
+              "for i in $(seq %d); do python3 -c 'import time; t = time.monotonic(); import grpc, google.protobuf.message; "
+              "print(time.monotonic() - t)'; done" % runs)
+    out = subprocess.run(inst.ssh_argv(script), capture_output=True, text=True, check=True).stdout.split()
+    return round(statistics.median(float(x) for x in out), 3)
+
+
 def switch_downtime(inventory: Path, target: str, reports: Path) -> float:
     """Run the runtime switch to ``target``; return its downtime (kubelet stopped -> static pod running)."""
     result = playbook(inventory, "playbooks/switch_runtime.yml", "-e", f"runtime_switch_to={target}",
@@ -120,6 +131,7 @@ def one_round(tmp: str, switches: bool) -> dict:
                     figures.update({f"crio_{k}": v for k, v in chain_info_over_crictl_info(inventory, node_a).items()})
         files = subprocess.run(node_a.ssh_argv(f"tar -czf - {' '.join(FLOOR_FILES)} | base64 -w0"), capture_output=True,
                                check=True, text=True).stdout
+        figures["grpc_import_seconds"] = grpc_import_seconds(node_a)
         vm.down(GROUP, "converge")
 
         node_b = vm.up(GROUP, "floor", log=log)
@@ -182,6 +194,7 @@ def write(figures: dict) -> None:
         f"| runtime_chain_info, one run on VM A (module's own clock) | {f['chain_info_seconds']} |\n"
         f"| `crictl info`, one run on VM A | {f['crictl_info_seconds']} |\n"
         f"| `kubelet --version`, one run on VM A (one command the module cannot skip) | {f.get('kubelet_version_seconds')} |\n"
+        f"| `import grpc, google.protobuf` in VM A's Python (floor of in-process CRI calls) | {f.get('grpc_import_seconds')} |\n"
         f"| **runtime_chain_info / crictl info** (goal <= 3) | **{f['chain_info_over_crictl_info']}** |\n"
         f"| the same on VM A switched to CRI-O (round 1): chain_info / crictl info | "
         f"{f.get('crio_chain_info_seconds')} / {f.get('crio_crictl_info_seconds')} = **{f.get('crio_chain_info_over_crictl_info')}** |\n"
