@@ -4,7 +4,8 @@
 
 For each runtime: boot a fresh VM, provision it with playbooks/site.yml and the variables of
 the Molecule scenario of the same name (kubelet off, so nothing else drives the runtime),
-download critest from the loopback mirror, run the whole suite against the CRI socket with a
+download critest from the loopback mirror, install the tools critest itself calls (sudo,
+apparmor_parser), run the whole suite against the CRI socket with a
 JSON report, and classify every failure: tests that must pull an image from a registry cannot
 pass here (no registry is reachable), so their failures are counted apart. Writes
 results/critest.json and results/critest.md.
@@ -28,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "results"
 RUNTIMES = {"containerd": "unix:///run/containerd/containerd.sock", "containerd-upstream": "unix:///run/containerd/containerd.sock",
             "crio": "unix:///run/crio/crio.sock"}
+CRITEST_TOOLS = "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends sudo apparmor"
 PULL_MARKERS = ("failed to pull", "PullImage", "pull image", "resolve reference", "name resolution", "dial tcp",
                 "pinging container registry", "manifest unknown", "ImagePull")
 
@@ -78,6 +80,9 @@ def run_one(name: str, tmp: Path) -> dict:
                  f"'{mirror.ARTIFACTS_URL_IN_GUEST}/{entry['path']}').read())\" && echo '{entry['sha256']}  /var/tmp/critest.tgz' "
                  "| sha256sum -c --quiet && tar -xzf /var/tmp/critest.tgz -C /usr/local/bin critest")
         subprocess.run(inst.ssh_argv(fetch), check=True, capture_output=True)
+        # critest's own tools, not the node's: its AppArmor specs load profiles with
+        # `sudo apparmor_parser` (the test-bed image runs as root and has neither).
+        subprocess.run(inst.ssh_argv(CRITEST_TOOLS), check=True, capture_output=True)
         endpoint = RUNTIMES[name]
         log(f"{name}: running critest against {endpoint}")
         started = dt.datetime.now()
