@@ -29,7 +29,8 @@ ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "results"
 RUNTIMES = {"containerd": "unix:///run/containerd/containerd.sock", "containerd-upstream": "unix:///run/containerd/containerd.sock",
             "crio": "unix:///run/crio/crio.sock"}
-CRITEST_TOOLS = "DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends sudo apparmor"
+CRITEST_TOOLS = ("DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends sudo apparmor && "
+                 "(getent hosts \"$(hostname)\" >/dev/null || echo \"127.0.1.1 $(hostname)\" >> /etc/hosts)")
 PULL_MARKERS = ("failed to pull", "PullImage", "pull image", "resolve reference", "name resolution", "dial tcp",
                 "pinging container registry", "manifest unknown", "ImagePull")
 
@@ -81,7 +82,8 @@ def run_one(name: str, tmp: Path) -> dict:
                  "| sha256sum -c --quiet && tar -xzf /var/tmp/critest.tgz -C /usr/local/bin critest")
         subprocess.run(inst.ssh_argv(fetch), check=True, capture_output=True)
         # critest's own tools, not the node's: its AppArmor specs load profiles with
-        # `sudo apparmor_parser` (the test-bed image runs as root and has neither).
+        # `sudo apparmor_parser` (the test-bed image runs as root and has neither), and count
+        # any stderr as a failure, so sudo must resolve the VM's hostname.
         subprocess.run(inst.ssh_argv(CRITEST_TOOLS), check=True, capture_output=True)
         endpoint = RUNTIMES[name]
         log(f"{name}: running critest against {endpoint}")
