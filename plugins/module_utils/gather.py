@@ -112,8 +112,8 @@ class Runner:
             selected.fileobj.close()
             job["open"] -= 1
             if job["open"] == 0:
-                rc = 124 if job.get("killed") else job["proc"].wait()
-                job["proc"].wait()
+                status = job["proc"].wait()
+                rc = 124 if job.get("killed") else status
                 self._done[key] = (rc, b"".join(job["out"]).decode("utf-8", "replace"),
                                    b"".join(job["err"]).decode("utf-8", "replace"))
                 self.log.append({"argv": list(key), "rc": rc, "seconds": round(time.monotonic() - job["started"], 3),
@@ -277,7 +277,7 @@ def socket_facts(run, crictl: str | None, timeout: int, endpoint: str, sockets: 
 def containerd_argvs(config_path: str, address: str) -> dict:
     """The commands containerd_facts runs, by purpose."""
     return {"version": ["containerd", "--version"], "dump": ["containerd", "--config", config_path, "config", "dump"],
-            "plugins": ["ctr", "--address", address, "plugins", "ls"], "service": SERVICE_ARGV}
+            "plugins": ["ctr", "--address", address, "plugins", "ls"]}
 
 
 def containerd_facts(run, config_path: str, address: str, cri_version: str | None = None, need_dump: bool = True) -> dict:
@@ -573,7 +573,7 @@ def collect(run, *, runtime: str, endpoint: str, crictl: str | None, timeout: in
     facts["crictl"] = crictl_facts(crictl_config)
     facts["kubelet"] = kubelet_facts(run, list(kubelet_configs or DEFAULT_KUBELET_CONFIGS))
     facts["sockets"] = socket_facts(run, crictl, timeout, endpoint, list(sockets or []))
-    installed = bool(_resolve({"containerd": "containerd", "crio": "crio"}.get(runtime, runtime)))
+    installed = bool(_resolve(runtime))  # the runtime's binary has the runtime's name
     facts["cri"] = cri_facts(run, crictl, endpoint, timeout) if installed else {"endpoint": endpoint, "error": {
         "kind": "not_installed", "message": f"{runtime} is not installed"}}
     answered = not facts["cri"].get("error")
