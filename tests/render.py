@@ -32,22 +32,23 @@ def render(role: str, template: str, variables: dict) -> str:
 
 
 def containerd_vars(**overrides) -> dict:
-    """The containerd role's template inputs as the role computes them by default."""
-    values = {
+    """The containerd role's template inputs as the role computes them by default: its own
+    literal defaults (paths, socket, snapshotter) and role cni's directories, read from the
+    roles' defaults files; the derived values set here as the role derives them."""
+    containerd, cni = role_defaults("containerd"), role_defaults("cni")
+    keys = ("containerd_registry_config_path", "containerd_snapshotter", "containerd_root",
+            "containerd_state", "containerd_address")
+    values = {key: containerd[key] for key in keys}
+    values.update({
         "containerd_cgroup_driver": "systemd",
         "containerd_sandbox_image": "localhost/kubenode/pause:1.0",
         "containerd_default_runtime": "runc",
         "containerd_runtime_handlers": {"runc": "/usr/sbin/runc"},
-        "containerd_cni_bin_dirs": ["/usr/lib/cni"],
-        "containerd_cni_conf_dir": "/etc/cni/net.d",
-        "containerd_registry_config_path": "/etc/containerd/certs.d",
-        "containerd_snapshotter": "overlayfs",
-        "containerd_root": "/var/lib/containerd",
-        "containerd_state": "/run/containerd",
-        "containerd_address": "/run/containerd/containerd.sock",
+        "containerd_cni_bin_dirs": cni["cni_bin_dirs"],
+        "containerd_cni_conf_dir": cni["cni_conf_dir"],
         "__containerd_opt_path": "/var/lib/containerd/opt",
         "__containerd_version": {"version": "1.7.24~ds1"},
         "__containerd_config_version": 3,
-    }
+    })
     values.update(overrides)
     return values

@@ -11,8 +11,8 @@ import sys
 
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
 
-from tests.testbed import vm  # noqa: E402
-from tests.testbed.__main__ import ansible_vars  # noqa: E402
+from tools.testbed import vm  # noqa: E402
+from tools.testbed.__main__ import ansible_vars  # noqa: E402
 
 GROUP, NAME, HOST = "local", "node", "local-node"
 

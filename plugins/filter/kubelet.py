@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: kubenode.runtime_chain contributors
-# Apache License 2.0 (see galaxy.yml)
+# Apache License 2.0 (see LICENSE)
 """Jinja filters over module_utils/kubelet.py (kubelet configuration as data)."""
 
 from __future__ import annotations

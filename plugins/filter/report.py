@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: kubenode.runtime_chain contributors
-# Apache License 2.0 (see galaxy.yml)
+# Apache License 2.0 (see LICENSE)
 """Jinja filters that render runtime_chain_info results (module_utils/report.py)."""
 
 from __future__ import annotations

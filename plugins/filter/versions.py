@@ -1,22 +1,25 @@
 # -*- coding: utf-8 -*-
 # Copyright: kubenode.runtime_chain contributors
-# Apache License 2.0 (see galaxy.yml)
+# Apache License 2.0 (see LICENSE)
 """Jinja filters over the pure version parsers in module_utils/versions.py."""
 
 from __future__ import annotations
+
+import functools
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.kubenode.runtime_chain.plugins.module_utils import versions
 
 
 def _wrap(func):
+    """``func`` as a filter: its ValueError becomes an AnsibleFilterError (same signature and doc)."""
+    @functools.wraps(func)
     def filt(value, *args):
         try:
             return func(value, *args)
         except ValueError as exc:
             raise AnsibleFilterError(str(exc)) from exc
 
-    filt.__doc__ = func.__doc__
     return filt
 
 

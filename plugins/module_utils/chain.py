@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: kubenode.runtime_chain contributors
-# Apache License 2.0 (see galaxy.yml)
+# Apache License 2.0 (see LICENSE)
 """Checks of the whole runtime chain, as pure functions of gathered facts (no I/O here).
 
 ``gather.py`` collects the facts (what the daemons report, what commands print, what the
@@ -14,15 +14,9 @@ order, are: kernel, runtime, cri, handler, oci, kubelet, endpoint, cni, sandbox,
 
 from __future__ import annotations
 
-from . import toml_scan
-from .versions import compare_debian_versions, containerd_config_version, parse_semver, semver_lt
+from .versions import containerd_config_version, parse_semver, semver_lt
 
 LINKS = ("kernel", "runtime", "cri", "handler", "oci", "kubelet", "endpoint", "cni", "sandbox", "version")
-CRI_SOCKETS = {
-    "containerd": "unix:///run/containerd/containerd.sock",
-    "crio": "unix:///run/crio/crio.sock",
-    "cri-dockerd": "unix:///run/cri-dockerd.sock",
-}
 RUNTIME_NAMES = {"containerd": "containerd", "crio": "cri-o"}
 CRI_V2_PLUGIN = "io.containerd.grpc.v1.cri"
 CRI_V3_RUNTIME = "io.containerd.cri.v1.runtime"
@@ -32,6 +26,7 @@ CRI_V3_IMAGES = "io.containerd.cri.v1.images"
 # and Debian package versions known to carry a backport.
 OCI_CVES = {
     "runc": [
+        {"cve": "CVE-2019-5736", "fixed": ["1.0.0-rc7"], "debian": ["1.0.0~rc6+dfsg1-3"]},
         {"cve": "CVE-2024-21626", "fixed": ["1.1.12"], "debian": ["1.1.5+ds1-1+deb12u1"]},
         {"cve": "CVE-2024-45310", "fixed": ["1.1.14"], "debian": []},
         # Debian trixie-security 1.1.15+ds1-2+deb13u1 backports 2025-31133, 2025-52565 and
@@ -49,20 +44,43 @@ OCI_CVES = {
 }
 
 
-def detect_runtime(kubelet: dict, sockets: dict) -> str:
-    """The node's runtime: the one kubelet's endpoint names, else the one standard socket that
-    answers, else containerd."""
-    by_socket = {url: name for name, url in CRI_SOCKETS.items() if name in RUNTIME_NAMES}
-    endpoint = (kubelet or {}).get("endpoint")
-    if endpoint in by_socket:
-        return by_socket[endpoint]
-    answering = [by_socket[url] for url, s in (sockets or {}).items() if s.get("answers") and url in by_socket]
-    return answering[0] if len(answering) == 1 else "containerd"
+def detect_runtime(kubelet: dict, sockets: dict, endpoints: dict, paths: dict | None = None, default: str | None = None) -> str:
+    """The node's runtime: the one whose endpoint (``endpoints``: runtime -> CRI endpoint)
+    kubelet names (compared by socket, see socket_of), else the one of them that answers,
+    else ``default`` (the inventory's), else the first runtime of ``endpoints``."""
+    return detected_runtime(kubelet, sockets, endpoints, paths)[0] or default or next(iter(endpoints))
+
+
+def detected_runtime(kubelet: dict, sockets: dict, endpoints: dict, paths: dict | None = None) -> tuple[str | None, str]:
+    """``(runtime, how it was found)``: the runtime kubelet's containerRuntimeEndpoint names,
+    else the only one that answers on its CRI socket; ``(None, why not)`` when neither says."""
+    named = (kubelet or {}).get("endpoint")
+    for name, url in endpoints.items():
+        if same_socket(named, url, paths):
+            return name, f"kubelet's containerRuntimeEndpoint ({named})"
+    answering = [name for name, url in endpoints.items()
+                 if any(s.get("answers") and same_socket(probed, url, paths) for probed, s in (sockets or {}).items())]
+    if len(answering) == 1:
+        return answering[0], f"the only runtime answering on its CRI socket ({endpoints[answering[0]]})"
+    return None, "kubelet names no known endpoint and " + ("no runtime answers" if not answering else "several runtimes answer")
+
+
+def inventory_check(runtime: str, how: str, wanted: str | None) -> dict | None:
+    """The node runs the runtime the inventory asks for (``wanted``: kubenode_runtime)."""
+    if not wanted:
+        return None
+    if runtime == wanted:
+        return check("runtime.inventory", "runtime", "ok", runtime, wanted, how)
+    return check("runtime.inventory", "runtime", "fail", runtime, wanted, how,
+                 f"the node runs {runtime} ({how}), the inventory asks {wanted} (kubenode_runtime): set kubenode_runtime: "
+                 f"{runtime} in the inventory, or switch back (playbooks/switch_runtime.yml -e runtime_switch_to={wanted}); "
+                 f"the other checks describe the {runtime} chain the node runs")
 
 
 def check(id_: str, link: str, status: str, observed, expected, source: str, hint: str = "") -> dict:
     """Build one check record (``status`` is ok, warn or fail)."""
-    assert status in ("ok", "warn", "fail"), status
+    if status not in ("ok", "warn", "fail"):
+        raise ValueError(f"check {id_}: status {status!r} is not ok, warn or fail")
     return {"id": id_, "link": link, "status": status, "observed": observed, "expected": expected,
             "source": source, "hint": hint}
 
@@ -103,25 +121,39 @@ def kernel_checks(kernel: dict, kubelet: dict) -> list[dict]:
 
 # ---------------------------------------------------------------- containerd configuration
 
+def _v2_cri_settings(config: dict) -> list[str]:
+    """Keys of the containerd 1.x CRI plugin (``plugins."io.containerd.grpc.v1.cri"``) that
+    configure runtimes, CNI, registries or the sandbox image, as dotted names."""
+    section = ((config.get("plugins") or {}).get(CRI_V2_PLUGIN))
+    if not isinstance(section, dict):
+        return []
+    return [f'plugins."{CRI_V2_PLUGIN}".{key}' for key in sorted(section)
+            if key in ("containerd", "cni", "registry", "sandbox_image", "systemd_cgroup")]
+
+
 def containerd_config_checks(ctd: dict) -> list[dict]:
-    """Schema of /etc/containerd/config.toml versus the installed major; CRI plugin disabled."""
+    """Schema of containerd's config.toml (parsed with a TOML library) versus the installed major."""
     out = []
     major = (parse_semver(ctd.get("version", "")) or (0,))[0]
-    path = ctd.get("config_path", "/etc/containerd/config.toml")
-    text = ctd.get("config_text")
-    if text is None:
-        out.append(check("runtime.config_schema", "runtime", "warn", "no config file", f"{path} (version {2 if major == 1 else 3})",
+    path = ctd.get("config_path", "config.toml")
+    try:
+        native = containerd_config_version(ctd.get("version", ""))
+    except ValueError:  # unparsable or older than 1.6: version.kubelet_runtime says so
+        native = 2
+    if not ctd.get("config_present"):
+        out.append(check("runtime.config_schema", "runtime", "warn", "no config file", f"{path} (version {native})",
                          path, "containerd runs on built-in defaults (SystemdCgroup off): render the file (role containerd)"))
         return out
-    scanned = toml_scan.scan(text)
-    declared = toml_scan.get(scanned, "version")
-    tables = scanned["tables"]
-    keys = list(scanned["keys"])
-    v2_cri = [t for t in tables + [k[:-1] for k in keys] if t[:2] == ("plugins", CRI_V2_PLUGIN) and len(t) > 2
-              and t[2] in ("containerd", "cni", "registry")]
-    v2_cri_top = [k for k in keys if k[:2] == ("plugins", CRI_V2_PLUGIN) and len(k) == 3 and k[2] in ("sandbox_image", "systemd_cgroup")]
+    if ctd.get("config") is None:
+        out.append(check("runtime.config_schema", "runtime", "fail", f"does not parse: {ctd.get('config_error')}",
+                         f"a TOML file (version {native})", path,
+                         f"containerd refuses to start with this file ({ctd.get('config_error')}): fix the TOML or re-render it (role containerd)"))
+        return out
+    config = ctd["config"]
+    declared = config.get("version")
+    v2_cri = _v2_cri_settings(config)
     if major == 1:
-        if declared is None and (v2_cri or v2_cri_top):
+        if declared is None and v2_cri:
             out.append(check("runtime.config_schema", "runtime", "fail", "no version header", "version = 2", path,
                              "containerd 1.x reads a file without `version = 2` as version 1 and ignores every "
                              f"plugins.\"{CRI_V2_PLUGIN}\" setting in it (SystemdCgroup included): add `version = 2`"))
@@ -131,14 +163,14 @@ def containerd_config_checks(ctd: dict) -> list[dict]:
         else:
             out.append(check("runtime.config_schema", "runtime", "ok", f"version = {declared}", "version = 2", path))
     elif major >= 2:
-        native = containerd_config_version(ctd.get("version", ""))
-        if declared in (3, 4) and (v2_cri or v2_cri_top):
+        if declared in (3, 4) and v2_cri:
             out.append(check("runtime.config_schema", "runtime", "fail",
-                             f"version {declared} file with plugins.\"{CRI_V2_PLUGIN}\" runtime tables", f"version {native} tables only", path,
+                             f"version {declared} file with {', '.join(v2_cri)}", f"version {native} tables only", path,
                              f"containerd 2.x ignores these keys in a version {declared} file: move them under plugins.'{CRI_V3_RUNTIME}' "
                              f"and plugins.'{CRI_V3_IMAGES}'"))
         elif declared in (None, 1) or (isinstance(declared, int) and declared > native):
-            out.append(check("runtime.config_schema", "runtime", "fail", f"version = {declared}", f"version = {native}", path,
+            observed = "no version header" if declared is None else f"version = {declared}"
+            out.append(check("runtime.config_schema", "runtime", "fail", observed, f"version = {native}", path,
                              f"containerd {ctd.get('version')} cannot read config version {declared}: render version {native} (role containerd)"))
         elif declared != native:
             out.append(check("runtime.config_schema", "runtime", "warn", f"version = {declared}", f"version = {native}", path,
@@ -151,8 +183,8 @@ def containerd_config_checks(ctd: dict) -> list[dict]:
 
 def cri_plugin_check(ctd: dict, cri: dict) -> dict:
     """Is the CRI plugin serving? If not, say whether configuration disabled it or it failed."""
-    dump = toml_scan.scan(ctd.get("dump") or "")
-    disabled = [p for p in (toml_scan.get(dump, "disabled_plugins") or []) if p in ("cri", CRI_V2_PLUGIN, CRI_V3_RUNTIME, CRI_V3_IMAGES)]
+    disabled = [p for p in ((ctd.get("dump") or {}).get("disabled_plugins") or [])
+                if p in ("cri", CRI_V2_PLUGIN, CRI_V3_RUNTIME, CRI_V3_IMAGES)]
     plugins = {(p.get("type"), p.get("id")): p for p in ctd.get("plugins", [])}
     cri_plugin = plugins.get(("io.containerd.grpc.v1", "cri"))
     source = "containerd config dump + ctr plugins ls"
@@ -185,27 +217,108 @@ def snapshotter_check(ctd: dict, name: str = "overlayfs") -> dict | None:
 
 
 def crio_config(facts: dict) -> dict:
-    """The parts of CRI-O's effective config (``crio status config``) the checks use."""
-    scanned = toml_scan.scan(facts.get("config_dump") or "")
-    keys = scanned["keys"]
-    runtimes = {}
-    for key, value in keys.items():
-        if key[:3] == ("crio", "runtime", "runtimes") and len(key) == 5:
-            runtimes.setdefault(key[3], {})[key[4]] = value
+    """The parts of CRI-O's effective config (``crio status config``, parsed) the checks use."""
+    crio = (facts.get("config") or {}).get("crio") or {}
+    runtime, network, image = crio.get("runtime") or {}, crio.get("network") or {}, crio.get("image") or {}
     return {
-        "default_runtime": toml_scan.get(scanned, "crio", "runtime", "default_runtime"),
-        "cgroup_manager": toml_scan.get(scanned, "crio", "runtime", "cgroup_manager"),
-        "runtimes": runtimes,
-        "network_dir": toml_scan.get(scanned, "crio", "network", "network_dir"),
-        "plugin_dirs": toml_scan.get(scanned, "crio", "network", "plugin_dirs") or [],
-        "pause_image": toml_scan.get(scanned, "crio", "image", "pause_image"),
+        "default_runtime": runtime.get("default_runtime"),
+        "cgroup_manager": runtime.get("cgroup_manager"),
+        "runtimes": {name: r for name, r in (runtime.get("runtimes") or {}).items() if isinstance(r, dict)},
+        "network_dir": network.get("network_dir"),
+        "plugin_dirs": network.get("plugin_dirs") or [],
+        "pause_image": image.get("pause_image"),
     }
+
+
+def flatten(table: dict, prefix: str = "") -> dict:
+    """A parsed TOML document as ``{"dotted.key": value}`` leaves (tables descended, arrays kept)."""
+    out = {}
+    for key, value in (table or {}).items():
+        if isinstance(value, dict):
+            out.update(flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def config_winners(layers: list[dict]) -> dict:
+    """For files loaded in order (``layers``: ``[{path, config}]``, each overriding the keys it
+    sets, as CRI-O's drop-ins do), each dotted key -> ``(path, value)`` of the file that set it last."""
+    winners = {}
+    for layer in layers:
+        for key, value in flatten(layer.get("config") or {}).items():
+            winners[key] = (layer["path"], value)
+    return winners
+
+
+def overridden_keys(layers: list[dict], own: str | None) -> dict:
+    """The keys the file ``own`` sets that a later file sets to another value: key ->
+    ``(winning path, its value, own value)``."""
+    mine = next((flatten(layer.get("config") or {}) for layer in layers if layer["path"] == own), None)
+    if mine is None:
+        return {}
+    winners = config_winners(layers)
+    return {key: (winners[key][0], winners[key][1], value) for key, value in mine.items()
+            if winners[key][0] != own and winners[key][1] != value}
+
+
+def crio_precedence_check(crio: dict) -> dict | None:
+    """The role's drop-in wins every key it sets; a file loaded after it that changes one is named."""
+    own, layers = crio.get("own_config"), crio.get("layers") or []
+    if not own or not any(layer["path"] == own for layer in layers):
+        return None
+    lost = overridden_keys(layers, own)
+    order = [layer["path"] for layer in layers]
+    if not lost:
+        return check("runtime.config_precedence", "runtime", "ok", f"{own} wins every key it sets", own, " < ".join(order))
+    observed = {key: f"{value!r} from {path}" for key, (path, value, _mine) in sorted(lost.items())}
+    files = sorted({path for path, _value, _mine in lost.values()})
+    return check("runtime.config_precedence", "runtime", "fail", observed,
+                 {key: repr(mine) for key, (_path, _value, mine) in sorted(lost.items())}, " < ".join(order),
+                 f"{', '.join(files)} is loaded after {own} and overrides {', '.join(sorted(lost))}: "
+                 f"remove it, or move its settings into the role's variables")
+
+
+def default_handler(runtime: str, facts: dict) -> tuple[str | None, str]:
+    """The runtime handler the runtime really uses by default, and where that was read: CRI-O's
+    effective config (GET /config, with the file that set it), containerd's CRI Status info,
+    else its ``config dump`` (when the CRI does not answer)."""
+    rt = facts.get(runtime) or {}
+    if runtime == "crio":
+        name = crio_config(rt)["default_runtime"]
+        winner = config_winners(rt.get("layers") or []).get("crio.runtime.default_runtime")
+        source = "CRI-O GET /config: crio.runtime.default_runtime" + (f" (set last by {winner[0]})" if winner else "")
+        return name, source
+    info = ((facts.get("cri") or {}).get("info") or {}).get("config") or {}
+    name = (info.get("containerd") or {}).get("defaultRuntimeName")
+    if name:
+        return name, "CRI Status info: config.containerd.defaultRuntimeName"
+    plugins = (rt.get("dump") or {}).get("plugins") or {}
+    for plugin in (CRI_V3_RUNTIME, CRI_V2_PLUGIN):
+        name = ((plugins.get(plugin) or {}).get("containerd") or {}).get("default_runtime_name")
+        if name:
+            return name, f"containerd config dump: plugins.{plugin!r}.containerd.default_runtime_name"
+    return None, "CRI Status info: config.containerd.defaultRuntimeName"
+
+
+def default_handler_check(runtime: str, facts: dict, expected: str | None) -> dict:
+    """The runtime's effective default handler is the one the inventory asks for (``expected``)."""
+    name, source = default_handler(runtime, facts)
+    if not expected:
+        return check("handler.default", "handler", "ok" if name else "warn", name or "unknown", "any registered handler", source,
+                     "" if name else "the runtime reports no default handler")
+    if name == expected:
+        return check("handler.default", "handler", "ok", name, expected, source)
+    key = "default_runtime" if runtime == "crio" else "default_runtime_name"
+    return check("handler.default", "handler", "fail", name or "unknown", expected, source,
+                 f"the runtime's default handler is {name} ({source}), the inventory asks {expected} (kubenode_oci_runtime): "
+                 f"pods without a RuntimeClass run on {name}; fix {key} where it was set, or change kubenode_oci_runtime")
 
 
 def crio_config_checks(crio: dict) -> list[dict]:
     """CRI-O's effective configuration (``crio status config``): readable, default handler
     registered, monitor cgroup valid for the cgroup manager."""
-    if not crio.get("config_dump"):
+    if not crio.get("config"):
         return [check("runtime.config", "runtime", "fail", "unreadable", "CRI-O answers GET /config", "CRI-O status API GET /config (crio status config)",
                       f"could not read CRI-O's effective configuration: {crio.get('config_error') or 'no answer'}")]
     config = crio_config(crio)
@@ -215,9 +328,11 @@ def crio_config_checks(crio: dict) -> list[dict]:
     out.append(check("runtime.default_handler", "runtime", "ok" if ok else "fail", default, sorted(config["runtimes"]),
                      "CRI-O GET /config: crio.runtime.default_runtime",
                      "" if ok else f"default_runtime {default!r} has no [crio.runtime.runtimes.{default}] table"))
-    bad = {name: r.get("monitor_cgroup") for name, r in config["runtimes"].items()
-           if r.get("monitor_cgroup") not in (None, "", "pod") and not (config["cgroup_manager"] == "systemd"
-                                                                       and str(r.get("monitor_cgroup")).endswith(".slice"))}
+
+    def valid_monitor_cgroup(value):
+        return value in (None, "", "pod") or (config["cgroup_manager"] == "systemd" and str(value).endswith(".slice"))
+
+    bad = {name: r.get("monitor_cgroup") for name, r in config["runtimes"].items() if not valid_monitor_cgroup(r.get("monitor_cgroup"))}
     out.append(check("runtime.monitor_cgroup", "runtime", "fail" if bad else "ok", bad or "valid", "pod (or a *.slice with systemd)",
                      "CRI-O GET /config", f"with cgroup_manager {config['cgroup_manager']} set monitor_cgroup = \"pod\"" if bad else ""))
     return out
@@ -230,9 +345,13 @@ def cri_checks(runtime: str, cri: dict, service: dict) -> list[dict]:
     out = []
     unit = {"containerd": "containerd", "crio": "crio"}.get(runtime, runtime)
     active, enabled = service.get("active"), service.get("enabled")
-    out.append(check("runtime.service", "runtime", "ok" if active == "active" and enabled == "enabled" else "fail",
-                     f"{active}/{enabled}", "active/enabled", f"systemctl is-active/is-enabled {unit}",
-                     "" if active == "active" and enabled == "enabled" else f"systemctl enable --now {unit}; see journalctl -u {unit}"))
+    good = active == "active" and enabled == "enabled"
+    reason = service.get("journal_error")
+    hint = "" if good else (f"{unit} is {active}; its journal says: {reason}" if reason and active != "active"
+                            else f"systemctl enable --now {unit}; see journalctl -u {unit}")
+    out.append(check("runtime.service", "runtime", "ok" if good else "fail", f"{active}/{enabled}", "active/enabled",
+                     f"systemctl is-active/is-enabled {unit}" + (f" + journalctl _SYSTEMD_UNIT={unit}.service" if reason else ""),
+                     hint))
     err = cri.get("error")
     if err:
         out.append(check("cri.reachable", "cri", "fail", err.get("kind"), "CRI v1 answers", f"crictl version ({cri.get('endpoint')})",
@@ -273,6 +392,29 @@ def network_check(cri: dict, cni: dict, cni_expected: bool) -> dict:
     return check("cni.network_ready", "cni", status, observed, True, "CRI Status RPC (NetworkReady) + CNI dirs", hint)
 
 
+def cni_plugins_check(cni: dict) -> dict | None:
+    """Each plugin type of the network config the runtime loads (the first of its conf dir in
+    lexical order) is an executable in the directories the runtime searches; else every pod
+    sandbox fails with ``failed to find plugin ... in path [...]`` while NetworkReady stays true."""
+    active = cni.get("active")
+    if not active:
+        return None
+    path = f"{cni.get('conf_dir')}/{active}"
+    dirs = cni.get("bin_dirs") or []
+    source = f"{path} + {cni.get('bin_dirs_source', 'the runtime CNI bin dirs')}"
+    resolved = cni.get("resolved") or {}
+    if "<unparsable>" in resolved:
+        return check("cni.plugins", "cni", "fail", "does not parse", "a JSON network config", path,
+                     f"{path} is not valid JSON: the runtime cannot set up pod networks")
+    missing = sorted(plugin for plugin, found in resolved.items() if not found)
+    if missing:
+        return check("cni.plugins", "cni", "fail", {"missing": missing, "searched": dirs}, sorted(resolved), source,
+                     f"{path} needs CNI plugin(s) {', '.join(missing)}, not found as executables in {dirs} (the runtime's CNI "
+                     f"bin dirs): every pod sandbox fails with 'failed to find plugin'; install them there or fix the bin dirs "
+                     f"(cni_bin_dirs)")
+    return check("cni.plugins", "cni", "ok", dict(sorted(resolved.items())), sorted(resolved), source)
+
+
 # ---------------------------------------------------------------- cgroup driver
 
 def cgroup_checks(cri: dict, kubelet: dict, expected_driver: str | None) -> list[dict]:
@@ -309,37 +451,96 @@ def cgroup_checks(cri: dict, kubelet: dict, expected_driver: str | None) -> list
 
 # ---------------------------------------------------------------- endpoints
 
-def endpoint_checks(endpoint: str, sockets: dict, crictl: dict, kubelet: dict) -> list[dict]:
-    """crictl.yaml and kubelet name the node's endpoint with unix://; one CRI runtime listens."""
+def socket_of(url: str | None, paths: dict | None = None) -> str | None:
+    """The socket a CRI endpoint names: its real path as the node resolved it (``paths``:
+    endpoint -> real path, from gather.socket_identities; ``/var/run`` is a symlink to ``/run``
+    on Debian and Ubuntu), else the normalized path of the URL; None for no endpoint."""
+    if not url:
+        return None
+    url = str(url)
+    resolved = (paths or {}).get(url)
+    if resolved:
+        return resolved
+    path = url[len("unix://"):] if url.startswith("unix://") else url
+    return "/" + "/".join(part for part in path.split("/") if part not in ("", "."))
+
+
+def same_socket(a: str | None, b: str | None, paths: dict | None = None) -> bool:
+    """True when endpoints ``a`` and ``b`` name the same socket (see socket_of)."""
+    return bool(a) and bool(b) and socket_of(a, paths) == socket_of(b, paths)
+
+
+def _spelled(observed: str, endpoint: str) -> str:
+    """The observed endpoint, saying so when it is another spelling of the node's socket."""
+    return observed if observed == endpoint else f"{observed} (the same socket as {endpoint})"
+
+
+def client_endpoint_check(id_: str, observed, endpoint: str, paths: dict, source: str, client: str, key: str) -> dict:
+    """A client (crictl, kubelet) names the node's CRI socket with a ``unix://`` URL at ``key``."""
+    if observed and not str(observed).startswith("unix://"):
+        same = same_socket(observed, endpoint, paths)
+        return check(id_, "endpoint", "warn" if same else "fail", observed, endpoint, source,
+                     f"{client} {key} is a bare path: use the full unix:// URL"
+                     + ("" if same else f", and point it at the node's runtime ({endpoint})"))
+    if same_socket(observed, endpoint, paths):
+        return check(id_, "endpoint", "ok", _spelled(str(observed), endpoint), endpoint, source)
+    return check(id_, "endpoint", "fail", observed, endpoint, source,
+                 f"{client} {key} names {observed}, not the socket the node's runtime answers on ({endpoint}): "
+                 f"set {key} to {endpoint}")
+
+
+def endpoint_checks(endpoint: str, sockets: dict, crictl: dict, kubelet: dict, paths: dict | None = None) -> list[dict]:
+    """Every client endpoint (crictl's runtime and image endpoints, kubelet's
+    containerRuntimeEndpoint and imageServiceEndpoint) names the node's endpoint, compared by
+    the socket each resolves to (``paths``, see socket_of); one CRI runtime listens."""
     out = []
+    paths = paths or {}
+    crictl_path = crictl.get("config_path", "/etc/crictl.yaml")
     if crictl.get("config") is None:
-        out.append(check("endpoint.crictl", "endpoint", "warn", "no crictl.yaml", endpoint, crictl.get("config_path", "/etc/crictl.yaml"),
+        out.append(check("endpoint.crictl", "endpoint", "warn", "no crictl.yaml", endpoint, crictl_path,
                          "crictl then tries deprecated default endpoints: write crictl.yaml (role crictl)"))
     else:
-        observed = crictl["config"].get("runtime-endpoint")
-        ok = observed == endpoint
-        out.append(check("endpoint.crictl", "endpoint", "ok" if ok else "fail", observed, endpoint, crictl.get("config_path"),
-                         "" if ok else ("crictl needs the full unix:// URL" if observed and not str(observed).startswith("unix://")
-                                        else "point runtime-endpoint and image-endpoint at the node's runtime (role crictl)")))
+        config = crictl["config"]
+        out.append(client_endpoint_check("endpoint.crictl", config.get("runtime-endpoint"), endpoint, paths, crictl_path,
+                                         "crictl", "runtime-endpoint"))
+        image = config.get("image-endpoint")
+        if image:
+            out.append(client_endpoint_check("endpoint.crictl_image", image, endpoint, paths, crictl_path,
+                                             "crictl", "image-endpoint"))
+        else:
+            out.append(check("endpoint.crictl_image", "endpoint", "ok", "unset (crictl uses runtime-endpoint)", endpoint,
+                             crictl_path))
     if kubelet.get("present"):
         observed = kubelet.get("endpoint")
         source = kubelet.get("endpoint_source", kubelet.get("config_path"))
         if not observed:
             out.append(check("endpoint.kubelet", "endpoint", "warn", "unset (kubelet default)", endpoint, source,
                              "set containerRuntimeEndpoint in the KubeletConfiguration"))
-        elif not str(observed).startswith("unix://"):
-            out.append(check("endpoint.kubelet", "endpoint", "fail" if observed.lstrip("/") != endpoint[len("unix://"):].lstrip("/") else "warn",
-                             observed, endpoint, source, "use the full unix:// URL (bare paths are deprecated)"))
         else:
-            ok = observed == endpoint
-            out.append(check("endpoint.kubelet", "endpoint", "ok" if ok else "fail", observed, endpoint, source,
-                             "" if ok else "kubelet talks to another socket than the node's runtime: fix containerRuntimeEndpoint"))
-        flag = kubelet.get("endpoint_flag")
-        if flag:
-            out.append(check("kubelet.deprecated_flags", "kubelet", "warn", f"--container-runtime-endpoint in {flag}", "KubeletConfiguration",
-                             flag, "the flag is deprecated: set containerRuntimeEndpoint in the config file instead"))
-    answering = sorted(url for url, s in sockets.items() if s.get("answers"))
-    others = [url for url in answering if url != endpoint]
+            out.append(client_endpoint_check("endpoint.kubelet", observed, endpoint, paths, source,
+                                             "kubelet", "containerRuntimeEndpoint"))
+        image = kubelet.get("image_endpoint")
+        image_source = kubelet.get("image_endpoint_source", kubelet.get("config_path"))
+        if image:
+            out.append(client_endpoint_check("endpoint.kubelet_image", image, endpoint, paths, image_source,
+                                             "kubelet", "imageServiceEndpoint"))
+        elif observed:
+            out.append(check("endpoint.kubelet_image", "endpoint", "ok", "unset (kubelet uses containerRuntimeEndpoint)",
+                             endpoint, image_source))
+        sources = (("container-runtime-endpoint", kubelet.get("endpoint_flag")),
+                   ("image-service-endpoint", kubelet.get("image_endpoint_flag")))
+        flags = [f"--{name} in {source}" for name, source in sources if source]
+        if flags:
+            out.append(check("kubelet.deprecated_flags", "kubelet", "warn", ", ".join(flags), "KubeletConfiguration",
+                             kubelet.get("endpoint_flag") or kubelet.get("image_endpoint_flag"),
+                             "the endpoint flags are deprecated: set containerRuntimeEndpoint and imageServiceEndpoint "
+                             "in the KubeletConfiguration instead"))
+    answering, sockets_seen = [], set()
+    for url in sorted(url for url, s in sockets.items() if s.get("answers")):
+        if socket_of(url, paths) not in sockets_seen:
+            sockets_seen.add(socket_of(url, paths))
+            answering.append(url)
+    others = [url for url in answering if not same_socket(url, endpoint, paths)]
     out.append(check("endpoint.single_runtime", "endpoint", "fail" if others else "ok", answering or "none", [endpoint],
                      "CRI Version RPC on each known socket",
                      f"another CRI runtime still answers ({', '.join(others)}): stop and disable it" if others else ""))
@@ -374,27 +575,62 @@ def vulnerable(version: str, fixed: list[str]) -> bool:
     return semver_lt(version, floor)
 
 
-def oci_cve_checks(oci: dict) -> list[dict]:
-    """runc/crun versions against known-CVE floors, aware of distro backports (package version)."""
+def _backported(package_version: str | None, cve: dict, compare_versions) -> bool:
+    """``package_version`` is at least a known backport of ``cve`` of its own release line
+    (apt's ordering by ``compare_versions``; without one no backport is assumed)."""
+    return bool(package_version and compare_versions) and any(
+        compare_versions(package_version, d) >= 0 and parse_semver(package_version)[:2] == parse_semver(d)[:2]
+        for d in cve["debian"])
+
+
+def _candidate_fixes(candidate: str | None, cve: dict, compare_versions) -> bool:
+    """The distribution's candidate version carries the fix: a fixed upstream release, or at
+    least a known backport of its own release line."""
+    return bool(candidate) and (not vulnerable(candidate, cve["fixed"]) or _backported(candidate, cve, compare_versions))
+
+
+def oci_cve_checks(oci: dict, compare_versions=None) -> list[dict]:
+    """runc/crun versions against known-CVE floors, aware of distribution backports. For a
+    packaged binary the evidence is, in order: the installed package's changelog
+    (``changelog_cves``: the CVE ids its changelog.Debian.gz names), then the known backports
+    of OCI_CVES compared by ``compare_versions(a, b) -> int`` (apt's ordering,
+    gather.debian_version_compare). A CVE the package does not fix names the distribution's
+    ``candidate`` version when that one fixes it."""
     out = []
     for binary, info in sorted(oci.items()):
         name, version, package = info.get("name"), info.get("version"), info.get("package_version")
         if name not in OCI_CVES or not version:
             continue
         source = f"{binary} --version" + (f" + dpkg ({package})" if package else "")
+        changelog_cves, changelog, candidate = info.get("changelog_cves"), info.get("changelog"), info.get("candidate")
         for cve in OCI_CVES[name]:
             id_ = f"oci.{name}.{cve['cve'].split(',')[0].lower()}"
             floor = f">= {' / '.join(cve['fixed'])}"
-            backported = bool(package) and any(
-                compare_debian_versions(package, d) >= 0 and parse_semver(package)[:2] == parse_semver(d)[:2] for d in cve["debian"])
+            known = _backported(package, cve, compare_versions)
             if not vulnerable(version, cve["fixed"]):
                 out.append(check(id_, "oci", "ok", version, floor, source))
-            elif backported:
-                out.append(check(id_, "oci", "ok", f"{version} (package {package})", f"{floor} or the backport in {', '.join(cve['debian'])}", source))
+            elif package and changelog_cves is not None and cve["cve"] in changelog_cves:
+                out.append(check(id_, "oci", "ok", f"{version} (package {package}: fixed by backport)", f"{floor} or a backport",
+                                 f"{source} + {changelog}"))
+            elif known and changelog_cves is None:  # no changelog to read: the known backports
+                out.append(check(id_, "oci", "ok", f"{version} (package {package}: fixed by backport)",
+                                 f"{floor} or the backport in {', '.join(cve['debian'])}", source))
             elif package:
-                out.append(check(id_, "oci", "warn", f"{version} (package {package})", f"{floor} or a distro backport", source,
-                                 f"{cve['cve']}: upstream {version} predates the fix; check whether package {package} carries a "
-                                 "backport (your distribution's security tracker), or install a fixed release"))
+                # Not fixed on the node: a failure when the distribution has the fix ready (the
+                # candidate), a warning when it has none yet (the hint names the way out).
+                fixable = candidate != package and _candidate_fixes(candidate, cve, compare_versions)
+                upgrade = (f"upgrade to {candidate} (the distribution's candidate carries the fix: apt-get install {info.get('package')})"
+                           if fixable else f"the distribution offers no fixed package: install a fixed release of {name}")
+                if changelog_cves is None:
+                    out.append(check(id_, "oci", "fail" if fixable else "warn", f"{version} (package {package})",
+                                     f"{floor} or a distro backport", source,
+                                     f"{cve['cve']}: upstream {version} predates the fix and package {package} ships no changelog "
+                                     f"to tell whether it carries a backport: {upgrade}"))
+                else:
+                    out.append(check(id_, "oci", "fail" if fixable else "warn", f"{version} (package {package}: not fixed)",
+                                     f"{floor} or a backport", f"{source} + {changelog}",
+                                     f"{cve['cve']}: not fixed (upstream {version} predates the fix and the package changelog "
+                                     f"does not name it): {upgrade}"))
             else:
                 out.append(check(id_, "oci", "fail", version, floor, source, f"{cve['cve']}: upgrade {name} to a fixed release"))
     return out
@@ -454,19 +690,68 @@ def version_checks(runtime: str, runtime_version: str | None, cri: dict, kubelet
 
 # ---------------------------------------------------------------- sandbox image
 
-def sandbox_checks(sandbox: dict, expected_image: str | None) -> list[dict]:
+# kubeadm's PauseVersion (cmd/kubeadm/app/constants/constants.go) per Kubernetes minor: the
+# sandbox image kubeadm pre-pulls and expects the runtime to use.
+KUBEADM_PAUSE = {29: "3.9", 30: "3.9", 31: "3.10", 32: "3.10", 33: "3.10", 34: "3.10.1", 35: "3.10.1", 36: "3.10.2"}
+
+
+def kubernetes_minor(version) -> int | None:
+    """The minor of a Kubernetes version (``1.36.5``, ``v1.36``, ``1.36``), or None."""
+    parts = str(version or "").lstrip("v").split(".")
+    return int(parts[1]) if len(parts) >= 2 and parts[0] == "1" and parts[1].isdigit() else None
+
+
+def kubeadm_pause_image(minor: int | None) -> str | None:
+    """``registry.k8s.io/pause:<kubeadm's PauseVersion>`` for Kubernetes 1.<minor>, or None when unknown."""
+    return f"registry.k8s.io/pause:{KUBEADM_PAUSE[minor]}" if minor in KUBEADM_PAUSE else None
+
+
+def sandbox_key(runtime: str, runtime_version: str | None) -> str:
+    """Where the runtime takes its sandbox image from, and the collection's variable for it."""
+    if runtime == "crio":
+        return "pause_image in [crio.image] (role crio: crio_pause_image; node-wide: kubenode_sandbox_image)"
+    if (runtime_version or "").lstrip("v").startswith("1."):
+        return ("sandbox_image in [plugins.\"io.containerd.grpc.v1.cri\"] (role containerd: containerd_sandbox_image; "
+                "node-wide: kubenode_sandbox_image)")
+    return ("sandbox in [plugins.'io.containerd.cri.v1.images'.pinned_images] (role containerd: containerd_sandbox_image; "
+            "node-wide: kubenode_sandbox_image)")
+
+
+def sandbox_checks(sandbox: dict, expected_image: str | None, runtime: str = "containerd", runtime_version: str | None = None,
+                   kubernetes_version=None) -> list[dict]:
+    """The runtime's sandbox (pause) image is in its store, and is the one asked for: the
+    inventory's (``expected_image``), else the one kubeadm pins for the target Kubernetes minor
+    (``kubernetes_version``: the inventory's, else kubelet's)."""
     out = []
     image = sandbox.get("image")
     if not image:
         return out
     present = sandbox.get("present")
+    source = sandbox.get("source", "")
+    key = sandbox_key(runtime, runtime_version)
     out.append(check("sandbox.present", "sandbox", "ok" if present else "warn", present, True,
-                     f"crictl images ({sandbox.get('source')}: {image})",
+                     f"crictl images ({source}: {image})",
                      "" if present else f"{image} is not in the runtime's image store: the first pod pulls it (or fails offline)"))
     if expected_image:
         ok = image == expected_image
-        out.append(check("sandbox.expected", "sandbox", "ok" if ok else "fail", image, expected_image, sandbox.get("source", ""),
-                         "" if ok else "kubelet and the runtime disagree on the pause image: set kubenode_sandbox_image"))
+        out.append(check("sandbox.expected", "sandbox", "ok" if ok else "fail", image, expected_image, source,
+                         "" if ok else f"the runtime's sandbox image is {image}, the inventory asks {expected_image}: "
+                                       f"the runtime decides it (kubelet has no say); set {key}"))
+        return out
+    minor = kubernetes_minor(kubernetes_version)
+    if minor is None:  # no kubelet and no target release: nothing to compare with
+        return out
+    pinned = kubeadm_pause_image(minor)
+    if pinned is None:
+        out.append(check("sandbox.kubernetes", "sandbox", "warn", image, f"kubeadm's pause image for Kubernetes 1.{minor}",
+                         source, f"no pause version known for Kubernetes {kubernetes_version}: "
+                                 f"set kubenode_sandbox_image to the one your release pins"))
+    else:
+        ok = image == pinned
+        out.append(check("sandbox.kubernetes", "sandbox", "ok" if ok else "warn", image, pinned,
+                         f"{source}; kubeadm constants PauseVersion for Kubernetes 1.{minor}",
+                         "" if ok else f"the runtime's built-in sandbox image {image} is not the one Kubernetes 1.{minor} pins "
+                                       f"({pinned}; kubeadm warns and pre-pulls the other): set {key}"))
     return out
 
 
@@ -494,14 +779,18 @@ def presence_checks(facts: dict, expected: dict) -> list[dict]:
     return out
 
 
-def run_checks(facts: dict, expected: dict) -> list[dict]:
-    """Every check for ``facts`` (from gather.collect) against ``expected`` (module params)."""
+def run_checks(facts: dict, expected: dict, compare_versions=None) -> list[dict]:
+    """Every check for ``facts`` (from gather.collect) against ``expected`` (module params);
+    ``compare_versions`` orders Debian package versions (see oci_cve_checks)."""
     runtime = facts.get("runtime", "containerd")
     rt = facts.get(runtime, {})
     cri = facts.get("cri", {})
     kubelet = facts.get("kubelet", {})
     checks = kernel_checks(facts.get("kernel", {}), kubelet)
     checks += presence_checks(facts, expected)
+    inventory = inventory_check(runtime, facts.get("runtime_source", "module parameter runtime"), expected.get("runtime"))
+    if inventory:
+        checks.append(inventory)
     if rt.get("installed"):
         checks += cri_checks(runtime, cri, rt.get("service", {}))
         if runtime == "containerd":
@@ -512,17 +801,26 @@ def run_checks(facts: dict, expected: dict) -> list[dict]:
                 checks.append(snap)
         elif runtime == "crio":
             checks += crio_config_checks(rt)
+            precedence = crio_precedence_check(rt)
+            if precedence:
+                checks.append(precedence)
+        checks.append(default_handler_check(runtime, facts, expected.get("oci_runtime")))
         if not cri.get("error"):
             checks += cgroup_checks(cri, kubelet, expected.get("cgroup_driver"))
         checks += handler_checks(facts.get("handlers", {}))
-        checks += oci_cve_checks(facts.get("oci", {}))
+        checks += oci_cve_checks(facts.get("oci", {}), compare_versions)
         checks.append(network_check(cri, facts.get("cni", {}), bool(expected.get("cni_expected"))))
-        checks += sandbox_checks(facts.get("sandbox", {}), expected.get("sandbox_image"))
+        plugins = cni_plugins_check(facts.get("cni", {}))
+        if plugins:
+            checks.append(plugins)
+        checks += sandbox_checks(facts.get("sandbox", {}), expected.get("sandbox_image"), runtime, rt.get("version"),
+                                 expected.get("kubernetes_version") or kubelet.get("version"))
         checks += version_checks(runtime, rt.get("version"), cri, kubelet)
         pods = static_pod_check(kubelet, facts.get("running_pods"))
         if pods:
             checks.append(pods)
-    checks += endpoint_checks(facts.get("endpoint", ""), facts.get("sockets", {}), facts.get("crictl", {}), kubelet)
+    checks += endpoint_checks(facts.get("endpoint", ""), facts.get("sockets", {}), facts.get("crictl", {}), kubelet,
+                              facts.get("socket_paths"))
     return sorted(checks, key=lambda c: (LINKS.index(c["link"]), c["id"]))
 
 

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: kubenode.runtime_chain contributors
-# Apache License 2.0 (see galaxy.yml)
+# Apache License 2.0 (see LICENSE)
 """Pure parsers for what a CRI runtime reports through ``crictl`` (I/O: one stat, in socket_problem).
 
 Sources of each value (crictl >= 1.28 talking CRI v1 over a unix socket):

@@ -1,147 +1,87 @@
 # -*- coding: utf-8 -*-
 # Copyright: kubenode.runtime_chain contributors
-# Apache License 2.0 (see galaxy.yml)
+# Apache License 2.0 (see LICENSE)
 """Collect the chain's effective state on a node: what daemons report, commands print, the kernel exposes.
 
 All I/O of runtime_chain_info lives here. Commands run through ``run(argv) -> (rc, stdout,
-stderr)`` (the module passes AnsibleModule.run_command with a C locale); files are read
-directly. Output parsers are pure functions (``parse_*``), table-tested with captured output.
-A missing component yields ``installed/present: False``, never an exception, so a
-half-built chain is described rather than crashing the module.
+stderr)`` (the module passes ``AnsibleModule.run_command`` with a C locale, wrapped in
+``Commands``); files are read directly. Files are parsed with libraries: TOML with
+``tomllib`` (Python 3.11+) or ``tomli``, YAML with PyYAML, JSON with ``json``. A missing
+component yields ``installed/present: False``, never an exception, so a half-built chain is
+described rather than crashing the module.
+
+Every path and endpoint is a parameter: the roles that own the daemons pass them (role
+verify), so nothing here knows where a runtime listens.
 """
 
 from __future__ import annotations
 
 import glob
+import gzip
 import http.client
 import json
 import os
 import re
-import selectors
+import shlex
 import shutil
 import socket
-import subprocess
 import time
 
-from . import cri, toml_scan
+try:
+    import tomllib  # Python 3.11+
+except ImportError:  # pragma: no cover - Python < 3.11 nodes (python3-tomli)
+    try:
+        import tomli as tomllib
+    except ImportError:
+        tomllib = None
+
+try:
+    import yaml
+except ImportError:  # pragma: no cover - the module reports it (role verify installs python3-yaml)
+    yaml = None
+
+from . import cri
 from .chain import crio_config
 from .versions import parse_containerd_version, parse_oci_runtime_version, parse_semver
 
-DEFAULT_KUBELET_CONFIGS = ("/var/lib/kubelet/config.yaml", "/etc/kubernetes/kubelet.yaml", "/etc/kubernetes/kubelet-config.yaml")
-KUBELET_FLAG_FILES = ("/var/lib/kubelet/kubeadm-flags.env", "/etc/default/kubelet", "/etc/sysconfig/kubelet")
-
-
 C_LOCALE = {"LANG": "C", "LC_ALL": "C", "LC_MESSAGES": "C"}
+SERVICE_UNITS = ("kubelet", "containerd", "crio")
+SERVICE_ARGV = ["systemctl", "show", *SERVICE_UNITS, "--property=Id,ActiveState,UnitFileState,MainPID,InvocationID,ExecStart,Environment,EnvironmentFiles"]
+OCI_RUNTIMES_ON_PATH = ("runc", "crun")
 
 
-class Runner:
-    """``run(argv) -> (rc, stdout, stderr)`` for read-only commands, with a C locale.
+class Commands:
+    """``run(argv) -> (rc, stdout, stderr)`` over ``runner`` (``AnsibleModule.run_command``
+    with a C locale and ``handle_exceptions=False``), one after the other. A command that
+    cannot be started (missing executable) gives rc 127 and the error as stderr.
 
-    ``start(*argvs)`` queues commands ahead of need; up to ``parallel`` of them (default: the
-    number of CPUs) run side by side as child processes, in the order queued, a command a
-    collector waits for first. ``run`` returns their results when asked. On an emulated
-    (TCG) guest parallel commands gain little, all of them contend for the same CPUs; on a
-    real node the run takes about as long as its slowest command. Processes, not threads: under the
-    Mitogen strategy the module runs in a shared interpreter, and worker threads that spawned
-    commands there hung the module. Every command of runtime_chain_info only reads, so one
-    result per argv serves every caller of the run (the auto-detection and the checks ask the
-    same questions). ``log`` lists each finished command: argv, rc, seconds, and whether it was
-    started ahead (False: a collector had to wait for its whole run). A missing executable gives
-    rc 127, a command still running ``timeout`` seconds after its start is killed and gives rc
-    124; neither raises.
+    Every command of runtime_chain_info only reads, so one answer per argv serves every
+    caller of the run (the auto-detection and the checks ask the same questions). ``log``
+    lists each command actually run: argv, rc and seconds (monotonic clock).
     """
 
-    def __init__(self, env: dict | None = None, timeout: float = 60.0, parallel: int | None = None):
-        self._env = {**os.environ, **(env if env is not None else C_LOCALE)}
-        self._timeout = timeout
-        self._parallel = max(1, parallel or os.cpu_count() or 1)
-        self._queue: list[tuple] = []
-        self._running: dict[tuple, dict] = {}
+    def __init__(self, runner):
+        self._runner = runner
         self._done: dict[tuple, tuple[int, str, str]] = {}
-        self._asked: set[tuple] = set()
         self.log: list[dict] = []
-        self._selector = selectors.DefaultSelector()
-
-    def start(self, *argvs) -> None:
-        """Queue each argv not yet started (empty entries are skipped) and launch what fits."""
-        for argv in argvs:
-            key = tuple(argv or ())
-            if key and key not in self._running and key not in self._done and key not in self._queue:
-                self._queue.append(key)
-        self._launch()
-
-    def _launch(self) -> None:
-        while self._queue and len(self._running) < self._parallel:
-            key = self._queue.pop(0)
-            try:
-                proc = subprocess.Popen(list(key), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE, env=self._env, close_fds=True)
-            except OSError as exc:
-                self._done[key] = (127, "", str(exc))
-                continue
-            job = {"proc": proc, "out": [], "err": [], "open": 2, "started": time.monotonic(),
-                   "deadline": time.monotonic() + self._timeout}
-            self._running[key] = job
-            self._selector.register(proc.stdout, selectors.EVENT_READ, (key, "out"))
-            self._selector.register(proc.stderr, selectors.EVENT_READ, (key, "err"))
 
     def __call__(self, argv) -> tuple[int, str, str]:
         key = tuple(argv)
         if key not in self._done:
-            if key not in self._running:
-                self._asked.add(key)
-                if key in self._queue:
-                    self._queue.remove(key)
-                self._queue.insert(0, key)
-                self._launch()
-            while key not in self._done:
-                self._pump()
+            started = time.monotonic()
+            try:
+                rc, out, err = self._runner(list(argv))
+            except OSError as exc:  # the executable is missing: a fact (that link is absent), not a crash
+                rc, out, err = 127, "", str(exc)
+            self._done[key] = (rc, out or "", err or "")
+            self.log.append({"argv": list(argv), "rc": rc, "seconds": round(time.monotonic() - started, 3)})
         return self._done[key]
 
-    def _pump(self) -> None:
-        """Read whatever any running command printed (so none blocks on a full pipe); reap the
-        commands that closed both streams; kill those past their deadline."""
-        for selected, _ in self._selector.select(timeout=1.0):
-            key, stream = selected.data
-            job = self._running[key]
-            chunk = os.read(selected.fd, 65536)
-            if chunk:
-                job[stream].append(chunk)
-                continue
-            self._selector.unregister(selected.fileobj)
-            selected.fileobj.close()
-            job["open"] -= 1
-            if job["open"] == 0:
-                status = job["proc"].wait()
-                rc = 124 if job.get("killed") else status
-                self._done[key] = (rc, b"".join(job["out"]).decode("utf-8", "replace"),
-                                   b"".join(job["err"]).decode("utf-8", "replace"))
-                self.log.append({"argv": list(key), "rc": rc, "seconds": round(time.monotonic() - job["started"], 3),
-                                 "started_ahead": key not in self._asked})
-                del self._running[key]
-                self._launch()
-        now = time.monotonic()
-        for key, job in list(self._running.items()):
-            if now > job["deadline"]:
-                job["proc"].kill()
-                job["deadline"] = float("inf")
-                job["err"].append(f"\n{key[0]}: killed after {self._timeout:g} s".encode())
-                job["killed"] = True
 
-    def close(self) -> None:
-        """Drop queued commands; kill and reap those started but never asked for."""
-        self._queue.clear()
-        for job in self._running.values():
-            job["proc"].kill()
-            job["proc"].wait()
-            for stream in (job["proc"].stdout, job["proc"].stderr):
-                if not stream.closed:
-                    self._selector.unregister(stream)
-                    stream.close()
-        self._running.clear()
-
-
-def read(path: str) -> str | None:
+def read(path: str | None) -> str | None:
+    """The text of ``path``, or ``None`` when it cannot be read."""
+    if not path:
+        return None
     try:
         with open(path, encoding="utf-8", errors="replace") as handle:
             return handle.read()
@@ -150,6 +90,36 @@ def read(path: str) -> str | None:
 
 
 # ---------------------------------------------------------------- pure parsers
+
+def parse_toml(text: str | None) -> tuple[dict | None, str | None]:
+    """``(document, None)`` for TOML ``text``, ``(None, error)`` when it does not parse,
+    ``(None, None)`` for no text."""
+    if text is None:
+        return None, None
+    if tomllib is None:
+        return None, "no TOML parser on this node: Python 3.11+ (tomllib) or python3-tomli is needed"
+    try:
+        return tomllib.loads(text), None
+    except (ValueError, TypeError) as exc:  # tomllib.TOMLDecodeError is a ValueError
+        return None, str(exc)
+
+
+def parse_yaml(text: str | None) -> tuple[dict | None, str | None]:
+    """``(mapping, None)`` for a YAML mapping, ``(None, error)`` otherwise, ``(None, None)`` for no text."""
+    if text is None:
+        return None, None
+    if yaml is None:
+        return None, "PyYAML is not installed on this node (python3-yaml)"
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        return None, str(exc).replace("\n", " ")
+    if data is None:
+        return {}, None
+    if not isinstance(data, dict):
+        return None, f"not a YAML mapping ({type(data).__name__})"
+    return data, None
+
 
 def parse_ctr_plugins(text: str) -> list[dict]:
     """Parse ``ctr plugins ls`` (TYPE ID PLATFORMS STATUS columns)."""
@@ -173,28 +143,106 @@ def plugin_errors(detailed: str) -> dict:
     return errors
 
 
-def parse_simple_yaml(text: str) -> dict:
-    """Top-level ``key: scalar`` pairs of a YAML document (enough for KubeletConfiguration's
-    endpoint, driver and swap fields when PyYAML is not on the node)."""
-    try:
-        import yaml  # noqa: PLC0415 - optional on nodes
+def flags_of(words: list[str]) -> dict:
+    """``--name=value`` and ``--name value`` flags among command-line ``words``."""
+    flags = {}
+    for index, word in enumerate(words):
+        if not word.startswith("--") or len(word) < 3:
+            continue
+        name, sep, value = word[2:].partition("=")
+        if not sep:
+            following = words[index + 1] if index + 1 < len(words) else ""
+            value = following if following and not following.startswith("-") and following != ";" else ""
+        flags[name] = value
+    return flags
 
-        data = yaml.safe_load(text or "")
-        return data if isinstance(data, dict) else {}
-    except ImportError:
-        pass
-    out: dict = {}
+
+def exec_start_argv(exec_start: str) -> list[str]:
+    """The argv of systemd's ``ExecStart`` property (``{ path=... ; argv[]=<argv> ; ... }``)."""
+    match = re.search(r"argv\[\]=(.*?) ;", exec_start or "")
+    return shlex.split(match.group(1)) if match else []
+
+
+def parse_environment(words: list[str]) -> dict:
+    """``NAME=value`` assignments (systemd ``Environment=`` words, or environment-file lines
+    already split by shlex) -> {NAME: value}."""
+    env = {}
+    for word in words:
+        name, sep, value = word.partition("=")
+        if sep and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            env[name] = value
+    return env
+
+
+def environment_file(text: str) -> dict:
+    """The assignments of a systemd environment file (``KUBELET_KUBEADM_ARGS="--a=b --c d"``)."""
+    env = {}
     for line in (text or "").splitlines():
-        match = re.match(r"^([A-Za-z][\w-]*):\s*(.*?)\s*(?:#.*)?$", line)
-        if match and match.group(2):
-            value = match.group(2).strip("\"'")
-            out[match.group(1)] = {"true": True, "false": False}.get(value, value)
-    return out
+        line = line.strip()
+        if not line or line.startswith(("#", ";")):
+            continue
+        try:
+            env.update(parse_environment(shlex.split(line)))
+        except ValueError:
+            continue
+    return env
 
 
-def kubelet_flags(text: str) -> dict:
-    """``--name=value`` flags in a command line or an env file's values."""
-    return dict(re.findall(r"--([a-z][a-z0-9-]*)(?:=|\s+)([^\s\"']+)", text or ""))
+def expand_argv(argv: list[str], env: dict) -> tuple[list[str], dict]:
+    """Expand systemd's ``$NAME`` (split into words) and ``${NAME}`` (one word) in ``argv``.
+
+    Returns the effective argv and, for each word that came from a variable, that variable's
+    name (word index -> name)."""
+    out, origin = [], {}
+    for word in argv:
+        whole = re.fullmatch(r"\$([A-Za-z_][A-Za-z0-9_]*)|\$\{([A-Za-z_][A-Za-z0-9_]*)\}", word)
+        if whole and whole.group(1):
+            for part in env.get(whole.group(1), "").split():
+                origin[len(out)] = whole.group(1)
+                out.append(part)
+        elif whole:
+            origin[len(out)] = whole.group(2)
+            out.append(env.get(whole.group(2), ""))
+        else:
+            out.append(word)
+    return out, origin
+
+
+def service_command_line(service: dict, read_file=None, unit: str = "kubelet") -> dict:
+    """A service's (kubelet's, CRI-O's) effective command line: the running process's (``/proc/<MainPID>/cmdline``),
+    else its unit's (``systemctl show``) ExecStart with ``Environment=`` and the
+    ``EnvironmentFile=`` files expanded, as systemd would run it.
+
+    Returns ``{argv, flags, flag_sources, from_process}`` where ``flag_sources`` names, for
+    each flag, where it was written (an environment file, the unit's Environment=, or its
+    ExecStart)."""
+    read_file = read_file or read
+    try:
+        # systemd quotes assignments that hold spaces; older versions escaped them as \x20.
+        escaped = (service.get("environment") or "").replace("\\x20", "\0")
+        env_words = [word.replace("\0", " ") for word in shlex.split(escaped)]
+    except ValueError:
+        env_words = []
+    env = parse_environment(env_words)
+    defined_in = {name: f"{unit} unit Environment=" for name in env}
+    for path in service.get("environment_files") or []:
+        path = path.lstrip("-")
+        assignments = environment_file(read_file(path) or "")
+        env.update(assignments)
+        defined_in.update({name: path for name in assignments})
+    argv, origin = expand_argv(exec_start_argv(service.get("exec_start", "")), env)
+    running = (read_file(f"/proc/{service['main_pid']}/cmdline") or "") if service.get("main_pid") else ""
+    if running:  # what the running kubelet was started with wins over what the unit would start
+        argv = [word for word in running.split("\0") if word]
+    flags = flags_of(argv)
+    unit_argv, _origin = expand_argv(exec_start_argv(service.get("exec_start", "")), env)
+    sources = {}
+    for index, word in enumerate(unit_argv):
+        if word.startswith("--"):
+            name = word[2:].partition("=")[0]
+            sources[name] = defined_in.get(origin[index], f"{unit} unit") if index in origin else f"{unit} unit ExecStart"
+    return {"argv": argv, "flags": flags, "flag_sources": {name: sources.get(name, f"{unit} command line") for name in flags},
+            "from_process": bool(running)}
 
 
 def cni_plugin_types(config_text: str) -> list[str]:
@@ -205,6 +253,46 @@ def cni_plugin_types(config_text: str) -> list[str]:
         return ["<unparsable>"]
     plugins = data.get("plugins") if isinstance(data, dict) and "plugins" in data else [data]
     return [p.get("type", "") for p in plugins if isinstance(p, dict)]
+
+
+def parse_systemctl_show(text: str) -> dict:
+    """Blocks of ``Key=value`` lines of ``systemctl show`` for several units, by unit name
+    (``Id`` without ``.service``); values may contain ``=``."""
+    units = {}
+    for block in re.split(r"\n\s*\n", text or ""):
+        props: dict = {"EnvironmentFiles": []}
+        for line in block.splitlines():
+            key, sep, value = line.partition("=")
+            if not sep:
+                continue
+            if key == "EnvironmentFiles":  # one line per file: "<path> (ignore_errors=yes|no)"
+                props[key].append(value.rsplit(" (", 1)[0])
+            else:
+                props[key] = value
+        if props.get("Id"):
+            units[props["Id"].removesuffix(".service")] = props
+    return units
+
+
+def parse_dpkg_search(text: str) -> dict:
+    """``dpkg-query --search`` lines (``pkg[, pkg...]: /path``) -> {path: first package}."""
+    owners = {}
+    for line in (text or "").splitlines():
+        packages, sep, path = line.partition(": ")
+        if sep and not line.startswith("diversion "):
+            owners[path.strip()] = packages.split(",")[0].strip()
+    return owners
+
+
+def socket_path(url: str) -> str:
+    """The socket path of a ``unix://`` endpoint (a bare path is returned as is)."""
+    return url[len("unix://"):] if url.startswith("unix://") else url
+
+
+def socket_identities(urls) -> dict:
+    """Each endpoint of ``urls`` -> the real path of its socket on this node (symlinks such as
+    ``/var/run`` -> ``/run`` resolved; a path that does not exist resolves as far as it can)."""
+    return {url: os.path.realpath(socket_path(url)) for url in sorted({u for u in urls if isinstance(u, str) and u})}
 
 
 # ---------------------------------------------------------------- collectors
@@ -224,28 +312,41 @@ def kernel_facts() -> dict:
     }
 
 
-SERVICE_UNITS = ("kubelet", "containerd", "crio")
-SERVICE_ARGV = ["systemctl", "show", *SERVICE_UNITS, "--property=Id,ActiveState,UnitFileState,ExecStart"]
-
-
-def parse_systemctl_show(text: str) -> dict:
-    """Blocks of ``Key=value`` lines of ``systemctl show`` for several units, by unit name
-    (``Id`` without ``.service``); values may contain ``=``."""
-    units = {}
-    for block in re.split(r"\n\s*\n", text or ""):
-        props = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
-        if props.get("Id"):
-            units[props["Id"].removesuffix(".service")] = props
-    return units
-
-
 def service_facts(run, unit: str) -> dict:
-    """``active`` (ActiveState), ``enabled`` (UnitFileState) and ``exec_start`` of a unit of
-    SERVICE_UNITS: one ``systemctl show`` answers for all of them; ``unknown`` where systemd
-    has no value (no such unit)."""
+    """``active`` (ActiveState), ``enabled`` (UnitFileState), ``exec_start``, ``environment``
+    and ``environment_files`` of a unit of SERVICE_UNITS: one ``systemctl show`` answers for
+    all of them; ``unknown`` where systemd has no value (no such unit)."""
     props = parse_systemctl_show(run(SERVICE_ARGV)[1]).get(unit, {})
     return {"active": props.get("ActiveState") or "unknown", "enabled": props.get("UnitFileState") or "unknown",
-            "exec_start": props.get("ExecStart", "")}
+            "exec_start": props.get("ExecStart", ""), "environment": props.get("Environment", ""),
+            "environment_files": props.get("EnvironmentFiles", []), "main_pid": int(props.get("MainPID") or 0),
+            "invocation_id": props.get("InvocationID") or None}
+
+
+def journal_error(text: str) -> str | None:
+    """The daemon's own reason for stopping, from its journal lines (``journalctl -o cat``):
+    the last line that is ``level=fatal``/``level=error`` or says failed/error/invalid/cannot;
+    logfmt lines give their ``msg`` and ``error`` values."""
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    found = [line for line in lines if "level=fatal" in line or "level=error" in line
+             or re.search(r"fail|error|invalid|cannot", line, re.IGNORECASE)]
+    if not found:
+        return None
+    line = found[-1]
+    parts = [m.group(2).replace('\\"', '"') for m in re.finditer(r'\b(msg|error)="((?:[^"\\]|\\.)*)"', line)]
+    return ": ".join(parts) if parts else line
+
+
+def service_journal_error(run, unit: str, invocation_id: str | None = None) -> str | None:
+    """The last error the unit's own process wrote to the journal (not systemd's lines about
+    it), in its latest invocation (``invocation_id``, systemd's InvocationID) when known."""
+    matches = ([f"_SYSTEMD_INVOCATION_ID={invocation_id}"] if invocation_id else []) + [f"_SYSTEMD_UNIT={unit}.service"]
+    for match in matches:  # a unit waiting to restart has a new invocation with no lines yet
+        rc, out, _stderr = run(["journalctl", match, "-n", "30", "-o", "cat", "--no-pager"])
+        reason = journal_error(out) if rc == 0 else None
+        if reason:
+            return reason
+    return None
 
 
 def cri_facts(run, crictl: str | None, endpoint: str, timeout: int) -> dict:
@@ -258,15 +359,14 @@ def cri_facts(run, crictl: str | None, endpoint: str, timeout: int) -> dict:
         return {"endpoint": endpoint, "error": {"kind": exc.kind, "message": f"{cri.ERROR_HINTS[exc.kind]} ({exc.detail})"}}
 
 
-def socket_facts(run, crictl: str | None, timeout: int, endpoint: str, sockets: list[str]) -> dict:
-    """For the node's endpoint and each socket in ``sockets``: does it exist, does a CRI runtime answer?"""
+def socket_facts(run, crictl: str | None, timeout: int, endpoints: list[str]) -> dict:
+    """For each CRI endpoint: does its socket exist, does a CRI runtime answer, and which?"""
     out = {}
-    for url in sorted(set(sockets) | {endpoint}):
-        path = url[len("unix://"):]
-        exists = cri.socket_problem(path) is None
+    for url in sorted(set(endpoints)):
+        exists = cri.socket_problem(socket_path(url)) is None
         answers, name = False, None
         if exists and crictl:
-            rc, stdout, _ = run(cri.crictl_argv(crictl, url, timeout, "version"))
+            rc, stdout, _stderr = run(cri.crictl_argv(crictl, url, timeout, "version"))
             if rc == 0:
                 answers = True
                 name = cri.parse_crictl_version(stdout).get("runtime_name")
@@ -274,38 +374,43 @@ def socket_facts(run, crictl: str | None, timeout: int, endpoint: str, sockets: 
     return out
 
 
-def containerd_argvs(config_path: str, address: str) -> dict:
-    """The commands containerd_facts runs, by purpose."""
-    return {"version": ["containerd", "--version"], "dump": ["containerd", "--config", config_path, "config", "dump"],
-            "plugins": ["ctr", "--address", address, "plugins", "ls"]}
+def toml_file_facts(path: str) -> dict:
+    """A TOML file the runtime reads: ``path``, ``present``, the parsed ``config`` (or None) and ``config_error``."""
+    text = read(path)
+    config, error = parse_toml(text)
+    return {"path": path, "present": text is not None, "config": config, "config_error": error}
 
 
-def containerd_facts(run, config_path: str, address: str, cri_version: str | None = None, need_dump: bool = True) -> dict:
-    """containerd's version, config file, plugin states and service state.
+def containerd_facts(run, config_path: str, address: str, cri_version: str | None = None, need_dump: bool = True,
+                     binary: str = "containerd") -> dict:
+    """containerd's version, config file, effective config, plugin states and service state.
 
+    ``binary``: the containerd executable (its ``ctr`` is the one next to it, else on PATH).
     ``cri_version``: the version the CRI Version RPC reported (then ``containerd --version`` is
     not run). ``need_dump``: run ``containerd config dump`` (needed when the CRI does not
     answer, to tell a disabled CRI plugin, or when the CRI status lacks the sandbox image).
     """
-    argv = containerd_argvs(config_path, address)
+    sibling = os.path.join(os.path.dirname(binary), "ctr") if os.path.isabs(binary) else ""
+    ctr = sibling if sibling and os.access(sibling, os.X_OK) else "ctr"
     if cri_version:
-        facts = {"installed": True, "config_path": config_path, "version": cri_version.lstrip("v")}
+        facts = {"installed": True, "version": cri_version.lstrip("v")}
     else:
-        rc, out, _ = run(argv["version"])
+        rc, out, _stderr = run([binary, "--version"])
         if rc != 0:
             return {"installed": False, "config_path": config_path}
-        facts = {"installed": True, "config_path": config_path, "version": parse_containerd_version(out)["version"]}
-    facts["config_text"] = read(config_path)
+        facts = {"installed": True, "version": parse_containerd_version(out)["version"]}
+    file = toml_file_facts(config_path)
+    facts.update(config_path=config_path, config_present=file["present"], config=file["config"], config_error=file["config_error"])
     facts["dump"] = facts["dump_error"] = None
     if need_dump:
-        rc, out, err = run(argv["dump"])
-        facts["dump"] = out if rc == 0 else None
-        facts["dump_error"] = None if rc == 0 else cri.last_error_line(err) or err.strip()
-    rc, out, err = run(argv["plugins"])
+        rc, out, err = run([binary, "--config", config_path, "config", "dump"])
+        facts["dump"], parse_error = parse_toml(out) if rc == 0 else (None, None)
+        facts["dump_error"] = (cri.last_error_line(err) or err.strip()) if rc != 0 else parse_error
+    rc, out, err = run([ctr, "--address", address, "plugins", "ls"])
     facts["plugins"] = parse_ctr_plugins(out) if rc == 0 else []
     facts["plugins_error"] = None if rc == 0 else err.strip()
     if any(p["status"] == "error" for p in facts["plugins"]):
-        errors = plugin_errors(run(["ctr", "--address", address, "plugins", "ls", "-d"])[1])
+        errors = plugin_errors(run([ctr, "--address", address, "plugins", "ls", "-d"])[1])
         facts["cri_error"] = errors.get("io.containerd.grpc.v1/cri")
         facts["snapshotter_error"] = errors.get("io.containerd.snapshotter.v1/overlayfs")
     facts["service"] = service_facts(run, "containerd")
@@ -325,93 +430,99 @@ class _UnixHTTPConnection(http.client.HTTPConnection):
         self.sock.connect(self._path)
 
 
-def crio_status_get(socket_path: str, resource: str, timeout: float) -> tuple[str | None, str | None]:
-    """GET ``resource`` (``/config``, ``/info``) from CRI-O's status API on its socket: the same
-    answer ``crio status config|info`` prints, without starting a crio process.
+def crio_status_get(path: str, resource: str, timeout: float) -> tuple[str | None, str | None]:
+    """GET ``resource`` (``/config``, ``/info``) from CRI-O's status API on its socket ``path``:
+    the same answer ``crio status config|info`` prints, without starting a crio process.
     Returns ``(body, None)`` or ``(None, error)``."""
-    connection = _UnixHTTPConnection(socket_path, timeout)
+    connection = _UnixHTTPConnection(path, timeout)
     try:
         connection.request("GET", resource)
         response = connection.getresponse()
         body = response.read().decode("utf-8", "replace")
     except (OSError, http.client.HTTPException) as exc:
-        return None, f"GET {resource} on {socket_path}: {exc}"
+        return None, f"GET {resource} on {path}: {exc}"
     finally:
         connection.close()
     if response.status != 200:
-        return None, f"GET {resource} on {socket_path}: HTTP {response.status} {body.strip()[:200]}"
+        return None, f"GET {resource} on {path}: HTTP {response.status} {body.strip()[:200]}"
     return body, None
 
 
-def crio_facts(run, endpoint: str, timeout: int = 10) -> dict:
+CRIO_CONFIG = "/etc/crio/crio.conf"  # crio's --config default
+CRIO_CONFIG_DIR = "/etc/crio/crio.conf.d"  # crio's --config-dir default
+
+
+def crio_config_files(flags: dict, config_dir: str | None = None, listdir=None) -> list[str]:
+    """The files CRI-O loads, in its order: ``--config`` (default /etc/crio/crio.conf), then
+    every file of ``--config-dir`` (``config_dir``, else /etc/crio/crio.conf.d) in lexical
+    order, each overriding the keys it sets. ``flags``: its command line (service_command_line)."""
+    listdir = listdir or (lambda d: sorted(os.listdir(d)) if os.path.isdir(d) else [])
+    directory = flags.get("config-dir") or config_dir or CRIO_CONFIG_DIR
+    return [flags.get("config") or CRIO_CONFIG] + [os.path.join(directory, name) for name in sorted(listdir(directory))]
+
+
+def crio_layers(paths: list[str]) -> list[dict]:
+    """Each CRI-O configuration file that exists: ``{path, config, error}`` (parsed TOML)."""
+    layers = []
+    for path in paths:
+        text = read(path)
+        if text is not None:
+            config, error = parse_toml(text)
+            layers.append({"path": path, "config": config, "error": error})
+    return layers
+
+
+def crio_facts(run, endpoint: str, timeout: int = 10, binary: str = "crio", own_config: str | None = None) -> dict:
     """CRI-O's effective configuration, as the running daemon reports it (GET /config on its
-    socket, what ``crio status config`` prints). ``version`` is filled in by collect(): from the
-    CRI Version RPC, or ``crio version`` when the CRI does not answer."""
-    if not _resolve("crio"):
+    socket, what ``crio status config`` prints, parsed as TOML), and the files it was loaded
+    from (``layers``, in load order, from its command line; ``own_config``: the drop-in the
+    role owns, whose directory is the default --config-dir). ``version`` is filled in by
+    collect(): from the CRI Version RPC, or ``crio version`` when the CRI does not answer."""
+    if not _resolve(binary):
         return {"installed": False}
-    facts = {"installed": True, "version": "unknown"}
-    facts["config_dump"], facts["config_error"] = crio_status_get(endpoint[len("unix://"):], "/config", timeout)
-    facts["service"] = service_facts(run, "crio")
+    facts = {"installed": True, "version": "unknown", "own_config": own_config}
+    body, error = crio_status_get(socket_path(endpoint), "/config", timeout)
+    config, parse_error = parse_toml(body)
+    facts["config"], facts["config_error"] = config, error or parse_error
+    service = service_facts(run, "crio")
+    facts["service"] = service
+    flags = service_command_line(service, unit="crio")["flags"]
+    facts["layers"] = crio_layers(crio_config_files(flags, os.path.dirname(own_config) if own_config else None))
     return facts
 
 
 def crio_version(run) -> str:
     """``crio version`` (asked only when the CRI does not answer with the version)."""
-    rc, out, _ = run(["crio", "version"])
+    rc, out, _stderr = run(["crio", "version"])
     version = re.search(r"^Version:\s*(\S+)", out, re.MULTILINE) if rc == 0 else None
     return version.group(1) if version else "unknown"
 
 
 def _resolve(binary: str) -> str | None:
-    path = binary if os.path.isabs(binary) else shutil.which(binary, path=os.environ.get("PATH", "") + ":/usr/local/sbin:/usr/sbin:/sbin")
-    return path
+    if os.path.isabs(binary):
+        return binary
+    return shutil.which(binary, path=os.environ.get("PATH", "") + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/sbin")
+
+
+def _handler(binary: str, source: str) -> dict:
+    path = _resolve(binary)
+    return {"path": path or binary, "executable": bool(path and os.access(path, os.X_OK)), "source": source}
 
 
 def handler_facts(info: dict, runtime: str, crio: dict | None = None) -> dict:
     """Runtime handler -> OCI runtime binary: containerd's verbose Status info, or CRI-O's
     effective configuration (``crio status config``)."""
-    config = (info or {}).get("config") or {}
     out = {}
     if runtime == "crio":
-        for name, handler in (crio_config(crio or {})["runtimes"]).items():
-            binary = handler.get("runtime_path") or name
-            path = _resolve(binary)
-            out[name] = {"path": path or binary, "executable": bool(path and os.access(path, os.X_OK)),
-                         "source": f"CRI-O GET /config: crio.runtime.runtimes.{name}.runtime_path"}
+        for name, handler in crio_config(crio or {})["runtimes"].items():
+            out[name] = _handler(handler.get("runtime_path") or name, f"CRI-O GET /config: crio.runtime.runtimes.{name}.runtime_path")
     if runtime == "containerd":
-        runtimes = ((config.get("containerd") or {}).get("runtimes") or {})
-        for name, handler in runtimes.items():
+        config = (info or {}).get("config") or {}
+        for name, handler in ((config.get("containerd") or {}).get("runtimes") or {}).items():
             options = handler.get("options") or {}
             binary = options.get("BinaryName") or handler.get("runtimePath") or "runc"
-            path = _resolve(binary)
-            out[name] = {"path": path or binary, "executable": bool(path and os.access(path, os.X_OK)),
-                         "source": f"CRI Status info: config.containerd.runtimes.{name}.options.BinaryName"}
+            out[name] = _handler(binary, f"CRI Status info: config.containerd.runtimes.{name}.options.BinaryName")
     return out
-
-
-OCI_RUNTIMES_ON_PATH = ("runc", "crun")
-
-
-def oci_binaries(handlers: dict) -> list[str]:
-    """Executable OCI runtime binaries of the handlers, plus runc and crun found on PATH (so the
-    set, and the dpkg query over it, is known before the handlers are)."""
-    paths = {info["path"] for info in handlers.values() if info.get("executable")}
-    paths |= {p for p in (_resolve(name) for name in OCI_RUNTIMES_ON_PATH) if p}
-    return sorted(paths)
-
-
-def dpkg_search_argv(paths: list[str]) -> list[str]:
-    return ["dpkg-query", "--search", *sorted({os.path.realpath(p) for p in paths})]
-
-
-def parse_dpkg_search(text: str) -> dict:
-    """``dpkg-query --search`` lines (``pkg[, pkg...]: /path``) -> {path: first package}."""
-    owners = {}
-    for line in (text or "").splitlines():
-        packages, sep, path = line.partition(": ")
-        if sep and not line.startswith("diversion "):
-            owners[path.strip()] = packages.split(",")[0].strip()
-    return owners
 
 
 def oci_facts(run, handlers: dict) -> dict:
@@ -422,7 +533,7 @@ def oci_facts(run, handlers: dict) -> dict:
         path = info.get("path")
         if not info.get("executable") or path in parsed:
             continue
-        rc, stdout, _ = run([path, "--version"])
+        rc, stdout, _stderr = run([path, "--version"])
         try:
             parsed[path] = parse_oci_runtime_version(stdout) if rc == 0 else None
         except ValueError:
@@ -430,21 +541,59 @@ def oci_facts(run, handlers: dict) -> dict:
     parsed = {path: value for path, value in parsed.items() if value}
     if not parsed:
         return {}
-    owners = parse_dpkg_search(run(dpkg_search_argv(oci_binaries(handlers)))[1])
-    packages = sorted({owners[os.path.realpath(p)] for p in parsed if os.path.realpath(p) in owners})
+    real = {path: os.path.realpath(path) for path in parsed}
+    owners = parse_dpkg_search(run(["dpkg-query", "--search", *sorted(set(real.values()))])[1]) if _resolve("dpkg-query") else {}
+    packages = sorted({owners[r] for r in real.values() if r in owners})
     versions = {}
     if packages:
-        rc, out, _ = run(["dpkg-query", "--show", "--showformat=${binary:Package}\t${Version}\n", *packages])
+        _rc, out, _stderr = run(["dpkg-query", "--show", "--showformat=${binary:Package}\t${Version}\n", *packages])
         versions = dict(line.split("\t", 1) for line in out.splitlines() if "\t" in line)
-    return {path: {**value, "package_version": versions.get(owners.get(os.path.realpath(path), ""))}
-            for path, value in parsed.items()}
+    candidates = parse_apt_policy(run(["apt-cache", "policy", *packages])[1]) if packages and _resolve("apt-cache") else {}
+    out = {}
+    for path, value in parsed.items():
+        package = owners.get(real[path])
+        out[path] = {**value, "package": package, "package_version": versions.get(package or ""),
+                     "changelog_cves": package_changelog_cves(package) if package else None,
+                     "changelog": f"/usr/share/doc/{package}/changelog.Debian.gz" if package else None,
+                     "candidate": candidates.get(package or "")}
+    return out
+
+
+def parse_apt_policy(text: str) -> dict:
+    """``apt-cache policy <packages>`` -> {package: candidate version} (``(none)`` left out)."""
+    candidates, package = {}, None
+    for line in (text or "").splitlines():
+        if line and not line.startswith(" ") and line.endswith(":"):
+            package = line[:-1].split(":")[0]
+        elif package and line.strip().startswith("Candidate:"):
+            candidate = line.split(":", 1)[1].strip()
+            if candidate and candidate != "(none)":
+                candidates[package] = candidate
+    return candidates
+
+
+def package_changelog_cves(package: str, doc_dir: str = "/usr/share/doc") -> list[str] | None:
+    """The CVE ids the installed package's Debian changelog names as fixed (its
+    ``changelog.Debian.gz``, and ``changelog.Debian.<arch>.gz`` of binary rebuilds), or None
+    when the package ships no changelog (then nothing is known about backports)."""
+    paths = sorted(glob.glob(os.path.join(doc_dir, package, "changelog.Debian*.gz")))
+    if not paths:
+        return None
+    cves = set()
+    for path in paths:
+        try:
+            with gzip.open(path, "rt", encoding="utf-8", errors="replace") as handle:
+                cves.update(re.findall(r"CVE-\d{4}-\d{4,}", handle.read()))
+        except (OSError, EOFError):
+            continue
+    return sorted(cves)
 
 
 def cni_facts(info: dict, crio: dict | None = None) -> dict:
     cfg = ((info or {}).get("config") or {}).get("cni") or {}
     bin_dirs = cfg.get("binDirs") or ([cfg["binDir"]] if cfg.get("binDir") else [])
     conf_dir = cfg.get("confDir") or "/etc/cni/net.d"
-    if crio and crio.get("config_dump"):
+    if crio and crio.get("config"):
         effective = crio_config(crio)
         bin_dirs, conf_dir = list(effective["plugin_dirs"]), effective["network_dir"] or conf_dir
     configs = {}
@@ -452,18 +601,26 @@ def cni_facts(info: dict, crio: dict | None = None) -> dict:
         if path.endswith((".conf", ".conflist", ".json")):
             configs[os.path.basename(path)] = cni_plugin_types(read(path) or "")
     binaries = sorted({name for d in bin_dirs for name in (os.listdir(d) if os.path.isdir(d) else [])})
-    return {"conf_dir": conf_dir, "bin_dirs": bin_dirs, "configs": configs, "binaries": binaries}
+    # libcni (both runtimes) loads the first network config in lexical order of its name.
+    active = next(iter(configs), None)
+    resolved = {plugin: next((os.path.join(d, plugin) for d in bin_dirs
+                              if plugin and os.path.isfile(os.path.join(d, plugin)) and os.access(os.path.join(d, plugin), os.X_OK)), None)
+                for plugin in configs.get(active, [])} if active else {}
+    source = "CRI-O GET /config: crio.network.plugin_dirs" if crio and crio.get("config") else "CRI Status info: config.cni.binDirs"
+    return {"conf_dir": conf_dir, "bin_dirs": bin_dirs, "bin_dirs_source": source, "configs": configs, "binaries": binaries,
+            "active": active, "resolved": resolved}
 
 
-def sandbox_facts(run, crictl: str | None, endpoint: str, info: dict, dump: str | None, timeout: int) -> dict:
+def sandbox_facts(run, crictl: str | None, endpoint: str, info: dict, dump: dict | None, timeout: int) -> dict:
     config = (info or {}).get("config") or {}
     image, source = config.get("sandboxImage"), "CRI Status info: config.sandboxImage"
     if not image and dump:
-        image = toml_scan.get(toml_scan.scan(dump), "plugins", "io.containerd.cri.v1.images", "pinned_images", "sandbox")
-        source = "containerd config dump: pinned_images.sandbox"
+        images = ((dump.get("plugins") or {}).get("io.containerd.cri.v1.images") or {})
+        image = (images.get("pinned_images") or {}).get("sandbox")
+        source = "containerd config dump: plugins.'io.containerd.cri.v1.images'.pinned_images.sandbox"
     present = None
     if image and crictl:
-        rc, out, _ = run(cri.crictl_argv(crictl, endpoint, timeout, "images", "-o", "json"))
+        rc, out, _stderr = run(cri.crictl_argv(crictl, endpoint, timeout, "images", "-o", "json"))
         if rc == 0:
             tags = {t for img in json.loads(out).get("images", []) for t in img.get("repoTags") or []}
             present = image in tags or f"{image}:latest" in tags
@@ -471,121 +628,106 @@ def sandbox_facts(run, crictl: str | None, endpoint: str, info: dict, dump: str 
 
 
 def crictl_facts(path: str) -> dict:
-    text = read(path)
-    return {"config_path": path, "config": parse_simple_yaml(text) if text is not None else None}
+    config, error = parse_yaml(read(path))
+    return {"config_path": path, "config": config, "config_error": error}
 
 
-def kubelet_facts(run, config_paths: list[str]) -> dict:
-    rc, out, _ = run(["kubelet", "--version"])
+def static_pod_names(directory: str) -> list[str]:
+    """``metadata.name`` of each Pod manifest (YAML or JSON) in kubelet's staticPodPath."""
+    names = []
+    for path in sorted(glob.glob(os.path.join(directory, "*"))):
+        if path.endswith((".yaml", ".yml", ".json")):
+            manifest, _error = parse_yaml(read(path))
+            name = ((manifest or {}).get("metadata") or {}).get("name")
+            if isinstance(name, str) and name:
+                names.append(name)
+    return names
+
+
+def kubelet_facts(run, config_paths: list[str], instance_config: str | None) -> dict:
+    """kubelet's version, its effective command line (service_command_line), its
+    KubeletConfiguration (the command line's --config, else the first of ``config_paths`` that
+    exists), the kubeadm node-local CRI record (``instance_config``), static pods and service state."""
+    rc, out, _stderr = run(["kubelet", "--version"])
     if rc != 0:
         return {"present": False}
     version = out.strip().split()[-1] if out.strip() else ""
     facts = {"present": True, "version": version, "minor": (parse_semver(version) or (0, 0, 0))[1]}
     service = service_facts(run, "kubelet")
-    flags = kubelet_flags(service.pop("exec_start"))
-    flag_file = None
-    for path in KUBELET_FLAG_FILES:
-        file_flags = kubelet_flags(read(path) or "")
-        if "container-runtime-endpoint" in file_flags and flag_file is None:
-            flag_file = path
-        flags.update(file_flags)
+    command = service_command_line(service)
+    flags = command["flags"]
     config_path = flags.get("config") or next((p for p in config_paths if os.path.exists(p)), None)
-    config = parse_simple_yaml(read(config_path) or "") if config_path else {}
-    instance = parse_simple_yaml(read("/var/lib/kubelet/instance-config.yaml") or "")
+    config, config_error = parse_yaml(read(config_path))
+    instance, _error = parse_yaml(read(instance_config))
+    config = config or {}
     endpoint, source = config.get("containerRuntimeEndpoint"), config_path
-    if instance.get("containerRuntimeEndpoint"):
-        endpoint, source = instance["containerRuntimeEndpoint"], "/var/lib/kubelet/instance-config.yaml"
+    if (instance or {}).get("containerRuntimeEndpoint"):
+        endpoint, source = instance["containerRuntimeEndpoint"], instance_config
+    flag_source = command["flag_sources"].get("container-runtime-endpoint")
     if flags.get("container-runtime-endpoint"):
-        endpoint, source = flags["container-runtime-endpoint"], flag_file or "kubelet unit ExecStart"
+        endpoint, source = flags["container-runtime-endpoint"], flag_source
+    image_endpoint, image_source = config.get("imageServiceEndpoint"), config_path
+    image_flag_source = command["flag_sources"].get("image-service-endpoint")
+    if flags.get("image-service-endpoint"):
+        image_endpoint, image_source = flags["image-service-endpoint"], image_flag_source
     static_dir = config.get("staticPodPath")
-    facts["static_pods"] = static_pod_names(static_dir) if static_dir else []
-    facts["static_pod_path"] = static_dir
-    facts.update(config_path=config_path, config=config, flags=flags, endpoint=endpoint, endpoint_source=source,
-                 endpoint_flag=(flag_file or "kubelet unit ExecStart") if flags.get("container-runtime-endpoint") else None,
-                 service=service)
+    facts.update(config_path=config_path, config=config, config_error=config_error, flags=flags, endpoint=endpoint,
+                 endpoint_source=source, endpoint_flag=flag_source if flags.get("container-runtime-endpoint") else None,
+                 image_endpoint=image_endpoint, image_endpoint_source=image_source,
+                 image_endpoint_flag=image_flag_source if flags.get("image-service-endpoint") else None,
+                 service={k: service[k] for k in ("active", "enabled")}, argv=command["argv"],
+                 static_pods=static_pod_names(static_dir) if static_dir else [], static_pod_path=static_dir)
     return facts
-
-
-def static_pod_names(directory: str) -> list[str]:
-    """``metadata.name`` of each Pod manifest in kubelet's staticPodPath."""
-    names = []
-    for path in sorted(glob.glob(os.path.join(directory, "*"))):
-        if path.endswith((".yaml", ".yml", ".json")):
-            match = re.search(r"^metadata:\s*\n(?:[ \t]+.*\n)*?[ \t]+name:\s*[\"']?([\w.-]+)", read(path) or "", re.MULTILINE)
-            if match:
-                names.append(match.group(1))
-    return names
 
 
 def running_pods(run, crictl: str | None, endpoint: str, timeout: int) -> list[str] | None:
     """Pod names (``io.kubernetes.pod.name``) that have a running container, or ``None``."""
     if not crictl:
         return None
-    rc, out, _ = run(cri.crictl_argv(crictl, endpoint, timeout, "ps", "--state", "running", "--output", "json"))
+    rc, out, _stderr = run(cri.crictl_argv(crictl, endpoint, timeout, "ps", "--state", "running", "--output", "json"))
     if rc != 0:
         return None
     return sorted({(c.get("labels") or {}).get("io.kubernetes.pod.name", "") for c in json.loads(out).get("containers") or []})
 
 
-def prefetch(run, *, runtimes, endpoints, crictl: str | None, timeout: int, containerd_config: str,
-             sockets: list[str]) -> None:
-    """Queue every command collect() is expected to run, the slowest first (``run.start``; a
-    runner without it is left alone). ``runtimes``/``endpoints``: the runtimes and CRI endpoints that
-    may be asked (all installed ones while the node's runtime is still being detected). The OCI
-    runtimes runc and crun on PATH are asked for their version ahead of knowing the handlers:
-    read-only and nearly always needed."""
-    start = getattr(run, "start", None)
-    if start is None:
-        return
-    argvs = [["kubelet", "--version"], SERVICE_ARGV]
-    if crictl:
-        for url in sorted(set(sockets) | set(endpoints)):
-            if cri.socket_problem(url[len("unix://"):]) is None:
-                argvs.append(cri.crictl_argv(crictl, url, timeout, "version"))
-                if url in endpoints:
-                    argvs += [cri.crictl_argv(crictl, url, timeout, *args) for args in (
-                        ("info",), ("runtime-config",), ("ps", "--state", "running", "--output", "json"), ("images", "-o", "json"))]
-    # `containerd --version`, `config dump` and `crio version` run only when the CRI does not
-    # answer (or lacks what they tell), so they are not started ahead; CRI-O needs no command.
-    for runtime, endpoint in zip(runtimes, endpoints):
-        if runtime == "containerd" and _resolve("containerd"):
-            argvs.append(containerd_argvs(containerd_config, endpoint[len("unix://"):])["plugins"])
-    binaries = oci_binaries({})
-    argvs += [[path, "--version"] for path in binaries]
-    if binaries:
-        argvs.append(dpkg_search_argv(binaries))
-    start(*argvs)
+def collect(run, *, runtime: str, endpoint: str, endpoints: dict, crictl: str | None, timeout: int = 10,
+            containerd_config: str, crictl_config: str, kubelet_configs: list[str], kubelet_instance_config: str | None = None,
+            other_endpoints: list[str] | None = None, binaries: dict | None = None, crio_config: str | None = None) -> dict:
+    """Gather every fact run_checks needs, for a node whose runtime should be ``runtime`` at ``endpoint``.
 
-
-def collect(run, *, runtime: str, endpoint: str, crictl: str | None, timeout: int = 10,
-            containerd_config: str = "/etc/containerd/config.toml", crictl_config: str = "/etc/crictl.yaml",
-            kubelet_configs: list[str] | None = None, sockets: list[str] | None = None) -> dict:
-    """Gather every fact run_checks needs, for a node whose runtime should be ``runtime``.
-
-    With a ``Runner`` the commands are started together first (prefetch) and run side by side.
-    Questions the CRI answers are not asked again of a command (runtime version, CRI-O's and
-    containerd's effective config); those commands run only when the CRI does not answer.
+    ``endpoints`` maps each runtime to its CRI endpoint (all are probed for a second runtime,
+    with ``other_endpoints``); ``binaries`` each runtime to its executable (default: its name
+    on PATH). Questions the CRI answers are not asked again of a command
+    (runtime version, CRI-O's and containerd's effective config); those commands run only
+    when the CRI does not answer.
     """
-    prefetch(run, runtimes=[runtime], endpoints=[endpoint], crictl=crictl, timeout=timeout,
-             containerd_config=containerd_config, sockets=list(sockets or []))
-    facts = {"runtime": runtime, "endpoint": endpoint}
+    facts = {"runtime": runtime, "endpoint": endpoint, "endpoints": dict(endpoints)}
     facts["kernel"] = kernel_facts()
     facts["crictl"] = crictl_facts(crictl_config)
-    facts["kubelet"] = kubelet_facts(run, list(kubelet_configs or DEFAULT_KUBELET_CONFIGS))
-    facts["sockets"] = socket_facts(run, crictl, timeout, endpoint, list(sockets or []))
-    installed = bool(_resolve(runtime))  # the runtime's binary has the runtime's name
+    facts["kubelet"] = kubelet_facts(run, kubelet_configs, kubelet_instance_config)
+    probed = [endpoint, *endpoints.values(), *(other_endpoints or [])]
+    facts["sockets"] = socket_facts(run, crictl, timeout, probed)
+    clients = [(facts["crictl"]["config"] or {}).get(key) for key in ("runtime-endpoint", "image-endpoint")]
+    clients += [facts["kubelet"].get(key) for key in ("endpoint", "image_endpoint")]
+    facts["socket_paths"] = socket_identities([*probed, *clients])
+    binary = (binaries or {}).get(runtime) or runtime  # the runtime's binary has the runtime's name
+    installed = bool(_resolve(binary)) and os.access(_resolve(binary), os.X_OK)
     facts["cri"] = cri_facts(run, crictl, endpoint, timeout) if installed else {"endpoint": endpoint, "error": {
         "kind": "not_installed", "message": f"{runtime} is not installed"}}
     answered = not facts["cri"].get("error")
     info = facts["cri"].get("info", {})
     cri_version = (facts["cri"].get("version") or {}).get("runtime_version") if answered else None
     if runtime == "containerd":
-        facts["containerd"] = containerd_facts(run, containerd_config, endpoint[len("unix://"):], cri_version=cri_version,
-                                               need_dump=not answered or not (info.get("config") or {}).get("sandboxImage"))
+        facts["containerd"] = containerd_facts(run, containerd_config, socket_path(endpoint), cri_version=cri_version,
+                                               need_dump=not answered or not (info.get("config") or {}).get("sandboxImage"),
+                                               binary=binary)
     elif runtime == "crio":
-        facts["crio"] = crio_facts(run, endpoint, timeout)
+        facts["crio"] = crio_facts(run, endpoint, timeout, binary, crio_config)
         if facts["crio"]["installed"]:
-            facts["crio"]["version"] = cri_version or crio_version(run)
+            facts["crio"]["version"] = cri_version or crio_version(run, binary)
+    service = (facts.get(runtime) or {}).get("service")
+    if service and service.get("active") != "active":
+        service["journal_error"] = service_journal_error(run, runtime, service.get("invocation_id"))
     facts["handlers"] = handler_facts(info, runtime, facts.get("crio"))
     facts["oci"] = oci_facts(run, facts["handlers"])
     facts["cni"] = cni_facts(info, facts.get("crio"))
@@ -593,3 +735,26 @@ def collect(run, *, runtime: str, endpoint: str, crictl: str | None, timeout: in
     facts["sandbox"] = sandbox_facts(run, crictl, endpoint, info, facts.get(runtime, {}).get("dump"), timeout) \
         if answered else {}
     return facts
+
+
+def debian_version_compare(run):
+    """A comparator ``(a, b) -> -1|0|1`` of Debian package versions in apt's order:
+    ``apt_pkg.version_compare`` (python3-apt), else ``dpkg --compare-versions`` through ``run``;
+    ``None`` on a node with neither (no backport is then assumed)."""
+    try:
+        import apt_pkg  # pylint: disable=import-outside-toplevel
+
+        apt_pkg.init_config()
+        apt_pkg.init_system()
+        return lambda a, b: (apt_pkg.version_compare(a, b) > 0) - (apt_pkg.version_compare(a, b) < 0)
+    except (ImportError, SystemError):
+        pass
+    if not _resolve("dpkg"):
+        return None
+
+    def compare(a: str, b: str) -> int:
+        if run(["dpkg", "--compare-versions", a, "lt", b])[0] == 0:
+            return -1
+        return 0 if run(["dpkg", "--compare-versions", a, "eq", b])[0] == 0 else 1
+
+    return compare

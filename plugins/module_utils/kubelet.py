@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: kubenode.runtime_chain contributors
-# Apache License 2.0 (see galaxy.yml)
+# Apache License 2.0 (see LICENSE)
 """kubelet configuration as data: the standalone KubeletConfiguration, and the changes a
 kubeadm-managed node needs when its CRI endpoint or cgroup driver changes (pure)."""
 

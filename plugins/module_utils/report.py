@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: kubenode.runtime_chain contributors
-# Apache License 2.0 (see galaxy.yml)
+# Apache License 2.0 (see LICENSE)
 """Render runtime_chain_info results: a table line per check, a JSON report, JUnit XML (pure)."""
 
 from __future__ import annotations
@@ -12,9 +12,25 @@ STATUS_MARK = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL"}
 
 
 def check_line(check: dict) -> str:
-    """One line of the per-host table: status, link, id, then the hint (or the observed value)."""
-    detail = check.get("hint") if check.get("status") != "ok" and check.get("hint") else f"{check.get('observed')}"
-    return f"{STATUS_MARK.get(check.get('status'), check.get('status'))} {check.get('link', ''):8} {check.get('id', ''):34} {detail}"
+    """One line of the per-host table: status, link, id, then for ``ok`` the observed value;
+    for ``warn`` and ``fail`` the hint, then ``observed: ...; expected: ...`` (with the source)."""
+    status = check.get("status")
+    head = f"{STATUS_MARK.get(status, status)} {check.get('link', ''):8} {check.get('id', ''):34}"
+    if status == "ok":
+        return f"{head} {check.get('observed')}"
+    sides = f"observed: {check.get('observed')}; expected: {check.get('expected')}; source: {check.get('source')}"
+    return f"{head} {check['hint']} ({sides})" if check.get("hint") else f"{head} {sides}"
+
+
+def runtime_state(c: dict) -> str:
+    """The runtime's version and state for the header: ``2.3.7``, ``2.3.7 (active; its CRI does
+    not answer)``, ``(not installed)``."""
+    if c.get("runtime_installed") is False or (c.get("runtime_installed") is None and not c.get("runtime_version")):
+        return "(not installed)"
+    version = c.get("runtime_version") or "(version unknown)"
+    if c.get("cri_answers") is False:
+        return f"{version} ({c.get('runtime_active') or 'unknown'}; its CRI does not answer)"
+    return version
 
 
 def chain_table(result: dict) -> list[str]:
@@ -23,7 +39,7 @@ def chain_table(result: dict) -> list[str]:
     driver = c.get("cgroup_driver") or {}
     oci = c.get("oci_runtime") or {}
     lines = [
-        f"runtime       {c.get('runtime_name') or c.get('runtime')} {c.get('runtime_version') or '(absent)'} at {c.get('endpoint')}",
+        f"runtime       {c.get('runtime_name') or c.get('runtime')} {runtime_state(c)} at {c.get('endpoint')}",
         f"CRI API       {c.get('cri_api_version') or '-'}   RuntimeReady {c.get('runtime_ready')}   NetworkReady {c.get('network_ready')}",
         f"cgroup driver {driver.get('value') or '-'} (from {driver.get('source') or '-'})",
         f"OCI runtime   {oci.get('name') or '-'} {oci.get('version') or ''} ({c.get('default_handler') or '-'} handler, {oci.get('path') or '-'})",

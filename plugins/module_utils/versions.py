@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: kubenode.runtime_chain contributors
-# Apache License 2.0 (see galaxy.yml)
+# Apache License 2.0 (see LICENSE)
 """Pure version parsing for the runtime chain's binaries (no I/O here)."""
 
 from __future__ import annotations
@@ -95,56 +95,27 @@ def parse_oci_runtime_version(text: str) -> dict:
     return result
 
 
-def _dpkg_order(char: str) -> int:
-    if char == "~":
-        return -1
-    if char.isalpha():
-        return ord(char)
-    return ord(char) + 256
+_PRE_RELEASE = re.compile(r"v?\d+\.\d+(?:\.\d+)?[-~.]?(?:rc|alpha|beta)\.?(\d+)")
 
 
-def _dpkg_compare_part(a: str, b: str) -> int:
-    """Compare an upstream-version or revision string the way dpkg does."""
-    while a or b:
-        na = re.match(r"\D*", a).group(0)
-        nb = re.match(r"\D*", b).group(0)
-        for i in range(max(len(na), len(nb))):
-            ca = _dpkg_order(na[i]) if i < len(na) else 0
-            cb = _dpkg_order(nb[i]) if i < len(nb) else 0
-            if ca != cb:
-                return -1 if ca < cb else 1
-        a, b = a[len(na):], b[len(nb):]
-        da = re.match(r"\d*", a).group(0)
-        db = re.match(r"\d*", b).group(0)
-        if int(da or 0) != int(db or 0):
-            return -1 if int(da or 0) < int(db or 0) else 1
-        a, b = a[len(da):], b[len(db):]
-    return 0
+def release_key(text: str) -> tuple | None:
+    """An ordering key for ``X.Y.Z`` versions where a pre-release (``-rc.3``, ``-rc7``,
+    ``~rc6``, as runc and Debian spell them) sorts before its release; None without X.Y.
 
-
-def compare_debian_versions(a: str, b: str) -> int:
-    """Compare two Debian package versions (``[epoch:]upstream[-revision]``) like
-    ``dpkg --compare-versions``: return -1, 0 or 1.
-
-    >>> compare_debian_versions("1.1.5+ds1-1+deb12u1", "1.1.5+ds1-1")
-    1
+    >>> release_key("1.0.0-rc6") < release_key("1.0.0-rc7") < release_key("1.0.0")
+    True
     """
-    def split(version: str) -> tuple[int, str, str]:
-        epoch, _, rest = version.rpartition(":") if ":" in version else ("0", "", version)
-        upstream, _, revision = rest.rpartition("-") if "-" in rest else (rest, "", "0")
-        return int(epoch or 0), upstream, revision
-
-    ea, ua, ra = split(a.strip())
-    eb, ub, rb = split(b.strip())
-    if ea != eb:
-        return -1 if ea < eb else 1
-    return _dpkg_compare_part(ua, ub) or _dpkg_compare_part(ra, rb)
+    version = parse_semver(text)
+    if version is None:
+        return None
+    pre = _PRE_RELEASE.match((text or "").strip())
+    return (*version, 0, int(pre.group(1))) if pre else (*version, 1, 0)
 
 
 def semver_lt(version: str, floor: str) -> bool:
-    """True when ``version`` (any text with X.Y.Z) is older than ``floor``; pre-releases of the
-    floor count as older (``1.4.0-rc.3`` < ``1.4.0``)."""
-    a, b = parse_semver(version), parse_semver(floor)
+    """True when ``version`` (any text with X.Y.Z) is older than ``floor``; pre-releases count
+    as older than their release (``1.4.0-rc.3`` < ``1.4.0``, ``1.0.0-rc6`` < ``1.0.0-rc7``)."""
+    a, b = release_key(version), release_key(floor)
     if a is None or b is None:
         return False
     return a < b

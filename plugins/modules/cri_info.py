@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Copyright: kubenode.runtime_chain contributors
-# Apache License 2.0 (see galaxy.yml)
+# Apache License 2.0 (see LICENSE)
 """Ansible module cri_info: what a CRI runtime reports about itself, over its socket."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ description:
     the socket is absent or stale, access is denied, or the process on the socket does not
     serve the CRI v1 RuntimeService (for containerd, a disabled or failed CRI plugin).
 version_added: 0.1.0
-author: kubenode.runtime_chain contributors
+author: kubenode runtime_chain maintainers (!UNKNOWN)
 options:
   endpoint:
     description:
@@ -41,13 +41,37 @@ options:
         the whole CRI plugin config, several KiB).
     type: bool
     default: false
+  wait_timeout:
+    description:
+      - Seconds to wait for the runtime to answer with C(RuntimeReady) (asked about once a
+        second; 0 asks once). The wait stops early on a diagnosis that waiting cannot fix
+        (a process on the socket that serves no CRI, permission denied, not a socket).
+      - Roles use this after a restart - a restart is complete only when the runtime answers.
+    type: int
+    default: 0
+  journal_units:
+    description:
+      - systemd units whose last journal lines (C(journalctl -u <unit> -n 40)) are returned
+        in C(journal) and quoted in the failure message when the runtime does not answer ready,
+        so a failed restart shows why (a config that does not parse, a missing binary).
+    type: list
+    elements: str
+    default: []
+requirements:
+  - Python 3.9 or later on the node.
+  - crictl 1.28 or later on the node.
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: full
+    details: Read-only; the module runs the same in check mode.
   diff_mode:
     support: none
+  platform:
+    platforms: posix
 notes:
-  - Needs crictl >= 1.28 on the host (the C(crictl) role installs it).
+  - The C(crictl) role installs crictl.
   - containerd 1.x does not implement C(RuntimeConfig); the cgroup driver then comes from
     the runtime's verbose Status info (the default handler's C(SystemdCgroup) option).
 """
@@ -119,9 +143,19 @@ info:
   description: The runtime-specific verbose Status info (only with I(include_info=true)).
   returned: when include_info
   type: dict
+journal:
+  description: Last journal lines of each of I(journal_units) (unit -> lines), when the runtime did not answer ready.
+  returned: failure, with journal_units
+  type: dict
+  sample: {containerd: ["... failed to load TOML: /etc/containerd/config.toml: (2, 9): unexpected EOF"]}
+waited_seconds:
+  description: Seconds spent waiting for RuntimeReady (with I(wait_timeout)).
+  returned: always
+  type: float
 """
 
 import os
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.kubenode.runtime_chain.plugins.module_utils.cri import (
@@ -132,12 +166,16 @@ from ansible_collections.kubenode.runtime_chain.plugins.module_utils.cri import 
 )
 
 C_LOCALE = {"LANG": "C", "LC_ALL": "C", "LC_MESSAGES": "C"}
+# Diagnoses that waiting cannot fix: stop at once.
+FINAL_KINDS = ("bad_endpoint", "no_crictl", "no_cri_service", "permission", "not_socket", "unknown")
 
 ARGUMENT_SPEC = dict(
     endpoint=dict(type="str", required=True),
     crictl_path=dict(type="path"),
     timeout=dict(type="int", default=10),
     include_info=dict(type="bool", default=False),
+    wait_timeout=dict(type="int", default=0),
+    journal_units=dict(type="list", elements="str", default=[]),
 )
 
 
@@ -145,7 +183,7 @@ def cri_result(module):
     """Return the module result for module.params; raise CriError with a diagnosis."""
     p = module.params
     try:
-        url, _ = normalize_endpoint(p["endpoint"])
+        url, _socket_path = normalize_endpoint(p["endpoint"])
     except ValueError as exc:
         raise CriError("bad_endpoint", str(exc)) from None
     if not p["endpoint"].strip().startswith("unix://"):
@@ -160,13 +198,39 @@ def cri_result(module):
     return dict(endpoint=url, **result)
 
 
+def journal(module, units):
+    """The last journal lines of each unit (what a failed restart logged)."""
+    out = {}
+    for unit in units:
+        rc, stdout, stderr = module.run_command(["journalctl", "--unit", unit, "--lines", "40", "--no-pager", "--output", "cat"],
+                                                environ_update=C_LOCALE)
+        out[unit] = (stdout if rc == 0 else stderr).splitlines()
+    return out
+
+
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    try:
-        module.exit_json(changed=False, **cri_result(module))
-    except CriError as exc:
-        endpoint = module.params["endpoint"]
-        module.fail_json(msg=f"CRI endpoint {endpoint}: {ERROR_HINTS[exc.kind]} ({exc.detail})", endpoint=endpoint, kind=exc.kind)
+    p = module.params
+    started = time.monotonic()
+    while True:
+        try:
+            result = cri_result(module)
+            # Without a wait, a runtime that answers is a result (runtime_ready says the rest).
+            error = None if result["runtime_ready"] or not p["wait_timeout"] else "the runtime answers but RuntimeReady is false: " + "; ".join(
+                f"{c['type']}={c['status']} {c['reason']} {c['message']}".strip() for c in result["conditions"])
+        except CriError as exc:
+            result, error = {"kind": exc.kind}, f"{ERROR_HINTS[exc.kind]} ({exc.detail})"
+        waited = round(time.monotonic() - started, 1)
+        if error is None or result.get("kind") in FINAL_KINDS or waited >= p["wait_timeout"]:
+            break
+        time.sleep(1)
+    if error is None:
+        module.exit_json(changed=False, waited_seconds=waited, **result)
+    logs = journal(module, p["journal_units"])
+    tail = "".join(f" Last journal lines of {unit}: " + " | ".join(lines[-12:]) + "." for unit, lines in logs.items() if lines)
+    waited_text = f" after waiting {waited:g} s" if p["wait_timeout"] else ""
+    module.fail_json(msg=f"CRI endpoint {p['endpoint']}: {error}{waited_text}.{tail}", endpoint=p["endpoint"],
+                     waited_seconds=waited, journal=logs, **result)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Copyright: kubenode.runtime_chain contributors
-# Apache License 2.0 (see galaxy.yml)
+# Apache License 2.0 (see LICENSE)
 """Ansible module runtime_chain_info: walk every link of a node's runtime chain and check it."""
 
 from __future__ import annotations
@@ -29,31 +29,54 @@ description:
     why - C(containerd --version), C(containerd config dump) (disabled_plugins, and the
     sandbox image where the CRI status lacks it), C(ctr plugins ls -d) (the load error),
     C(crio version).
-  - Commands run as child processes, up to one per CPU at a time; C(duration_seconds) and,
-    with I(include_facts), C(facts.commands) show where the time went.
+  - Commands run one after the other through Ansible's command runner, each one once per run;
+    C(duration_seconds) and, with I(include_facts), C(facts.commands) show where the time went.
+  - Files are parsed with libraries (TOML with tomllib or tomli, YAML with PyYAML, JSON);
+    a file that does not parse is a failed check that quotes the parser's error.
   - Works on a half-built chain (no runtime, no kubelet); absent links are reported as checks,
     never as a crash.
   - Read-only and check-mode safe; C(changed) is always false. Fails only when a C(fail) check
     is not in I(ignore) (like kubeadm's --ignore-preflight-errors) and I(fail_on_checks) is true.
 version_added: 0.1.0
-author: kubenode.runtime_chain contributors
+author: kubenode runtime_chain maintainers (!UNKNOWN)
 options:
   runtime:
     description:
-      - The node's high-level runtime. C(auto) takes the runtime kubelet's
-        containerRuntimeEndpoint names, else the one standard CRI socket that answers (and
-        containerd when none does).
+      - The node's high-level runtime. C(auto) takes the runtime whose endpoint (in
+        I(endpoints)) kubelet's containerRuntimeEndpoint names, else the one of them that
+        answers on its CRI socket, else I(expected.runtime), else the first of I(endpoints).
     type: str
     choices: [containerd, crio, auto]
-    default: containerd
+    default: auto
+  endpoints:
+    description:
+      - "CRI endpoint (C(unix:///path)) of each runtime the collection manages, as its role
+        configures it, by runtime name: keys C(containerd) and/or C(crio). Role C(verify)
+        passes C(unix://) + C(containerd_address) and C(crio_listen) (roles C(containerd), C(crio))."
+      - Every endpoint here is also probed for a second runtime that still answers.
+    type: dict
+    required: true
   endpoint:
-    description: CRI endpoint of that runtime. Default is its standard socket.
+    description: CRI endpoint of the node's runtime. Default is I(endpoints)[I(runtime)].
     type: str
+  other_endpoints:
+    description:
+      - Further CRI endpoints probed for a runtime that should not answer (for example
+        cri-dockerd's socket). Role C(verify) passes C(verify_other_cri_endpoints).
+    type: list
+    elements: str
+    default: []
   expected:
     description:
       - What the chain should be. Keys (all optional) C(cgroup_driver) (systemd|cgroupfs),
-        C(sandbox_image) (pause image reference), C(kubelet) (bool; true makes a missing kubelet
-        a failure), C(cni_expected) (bool; true makes a missing CNI network a failure).
+        C(sandbox_image) (pause image reference; unset, the runtime's is compared with the one
+        kubeadm pins for the Kubernetes minor), C(kubernetes_version) (the target release,
+        default kubelet's version), C(runtime) (the runtime the inventory asks for; with
+        I(runtime=auto) the node's detected runtime is verified, and a difference is one failed
+        C(runtime.inventory) check), C(oci_runtime) (the runtime handler pods
+        without a RuntimeClass should run on, compared with the runtime's effective default
+        handler), C(kubelet) (bool; true makes a missing kubelet a failure), C(cni_expected)
+        (bool; true makes a missing CNI network a failure).
     type: dict
     default: {}
   ignore:
@@ -68,26 +91,46 @@ options:
   crictl_path:
     description: crictl binary. Default is C(crictl) on PATH or in /usr/local/bin.
     type: path
+  runtime_binaries:
+    description:
+      - Executable of each runtime, by runtime name (keys C(containerd), C(crio)); containerd's
+        C(ctr) is the one next to it. Default is the runtime's name on PATH (and /usr/local/bin,
+        /usr/local/sbin, /usr/sbin). Role C(verify) passes C(containerd_bin_dir)/containerd and
+        C(crio_bin_dir)/crio.
+    type: dict
+    default: {}
   containerd_config:
-    description: containerd's configuration file.
+    description: containerd's configuration file (role C(containerd) variable C(containerd_config_path)).
     type: path
-    default: /etc/containerd/config.toml
+    required: true
   crictl_config:
-    description: crictl's configuration file.
+    description: crictl's configuration file (role C(crictl) variable C(crictl_config_path)).
     type: path
-    default: /etc/crictl.yaml
+    required: true
+  crio_config:
+    description:
+      - The CRI-O drop-in the collection owns (role C(crio) variable C(crio_config_file)).
+        CRI-O's files are read in its load order (C(--config), then every file of
+        C(--config-dir) in lexical order, from its effective command line; the default
+        C(--config-dir) is this file's directory), and a key this file sets that a later file
+        overrides is a failed C(runtime.config_precedence) check naming the file that won.
+      - Unset, the precedence check is skipped.
+    type: path
   kubelet_configs:
-    description: KubeletConfiguration files to try when the kubelet unit names no --config.
+    description:
+      - KubeletConfiguration files to try, in order, when kubelet's effective command line
+        (its unit's ExecStart with Environment= and EnvironmentFile= expanded) names no
+        C(--config). Role C(verify) passes the kubelet role's C(kubelet_config_file) and
+        C(kubelet_kubeadm_config_file).
     type: list
     elements: path
-    default: [/var/lib/kubelet/config.yaml, /etc/kubernetes/kubelet.yaml, /etc/kubernetes/kubelet-config.yaml]
-  cri_sockets:
+    default: []
+  kubelet_instance_config:
     description:
-      - CRI endpoints probed for a second runtime that still answers (besides I(endpoint)).
-        Default is the standard containerd, CRI-O and cri-dockerd sockets.
-    type: list
-    elements: str
-    default: [unix:///run/containerd/containerd.sock, unix:///run/crio/crio.sock, unix:///run/cri-dockerd.sock]
+      - kubeadm's node-local CRI socket record (C(instance-config.yaml)), whose
+        containerRuntimeEndpoint wins over the KubeletConfiguration's when present (role
+        C(kubelet) variable C(kubelet_kubeadm_instance_config_file)).
+    type: path
   timeout:
     description: Timeout of each CRI call, in seconds.
     type: int
@@ -96,17 +139,32 @@ options:
     description: Also return the raw facts the checks were computed from.
     type: bool
     default: false
+requirements:
+  - Python 3.9 or later on the node, with PyYAML (Debian/Ubuntu package python3-yaml) and,
+    below Python 3.11, tomli (python3-tomli). Role C(verify) installs them.
+  - python3-apt (apt_pkg) or dpkg, to order Debian package versions (backported CVE fixes).
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: full
+    details: Read-only; the module runs the same in check mode.
   diff_mode:
     support: none
+  platform:
+    platforms: posix
 """
 
 EXAMPLES = r"""
 - name: Check the chain, failing on any fail check except the CNI one
   kubenode.runtime_chain.runtime_chain_info:
     runtime: containerd
+    endpoints:
+      containerd: unix:///run/containerd/containerd.sock
+      crio: unix:///run/crio/crio.sock
+    containerd_config: /etc/containerd/config.toml
+    crictl_config: /etc/crictl.yaml
+    kubelet_configs: [/etc/kubernetes/kubelet.yaml, /var/lib/kubelet/config.yaml]
     expected:
       cgroup_driver: systemd
       sandbox_image: localhost/kubenode/pause:1.0
@@ -142,10 +200,11 @@ summary:
   sample: {ok: 21, warn: 2, fail: 0, failed: [], ignored: []}
 chain:
   description:
-    - The chain in brief, as the components report it - runtime name and version (CRI Version),
-      CRI API version, RuntimeReady/NetworkReady (CRI Status), effective cgroup driver and its
+    - The chain in brief, from the same facts as the checks - runtime name and version (CRI
+      Version, else the runtime's own C(--version)), whether it is installed and its unit's
+      ActiveState, whether its CRI answers, CRI API version, RuntimeReady/NetworkReady (CRI Status), effective cgroup driver and its
       source, the default runtime handler and its OCI runtime (--version, package version),
-      kubelet version.
+      every registered handler, kubelet version.
   returned: always
   type: dict
   sample:
@@ -153,39 +212,47 @@ chain:
     endpoint: unix:///run/containerd/containerd.sock
     runtime_name: containerd
     runtime_version: 1.7.24~ds1
+    runtime_installed: true
+    runtime_active: active
+    cri_answers: true
     cri_api_version: v1
     runtime_ready: true
     network_ready: false
     cgroup_driver: {value: systemd, source: "CRI Status info: config.containerd.runtimes.runc.options.SystemdCgroup"}
     default_handler: runc
+    handlers: [crun, runc]
     oci_runtime: {name: runc, version: 1.1.15+ds1, path: /usr/sbin/runc, package_version: 1.1.15+ds1-2+b4}
     kubelet_version: null
 facts:
   description:
     - The raw facts (only with I(include_facts)), and under C(commands) each command the run
-      started (argv, rc, seconds, C(started_ahead); commands run side by side as processes).
+      ran (argv, rc, seconds).
   returned: when include_facts
   type: dict
 """
 
 import time
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.kubenode.runtime_chain.plugins.module_utils.chain import CRI_SOCKETS, detect_runtime, run_checks, summarize
-from ansible_collections.kubenode.runtime_chain.plugins.module_utils.gather import Runner, collect, kubelet_facts, prefetch, socket_facts
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.kubenode.runtime_chain.plugins.module_utils import gather
+from ansible_collections.kubenode.runtime_chain.plugins.module_utils.chain import (
+    RUNTIME_NAMES, default_handler, detect_runtime, detected_runtime, run_checks, summarize)
 
 ARGUMENT_SPEC = dict(
-    runtime=dict(type="str", choices=["containerd", "crio", "auto"], default="containerd"),
+    runtime=dict(type="str", choices=["containerd", "crio", "auto"], default="auto"),
+    endpoints=dict(type="dict", required=True),
     endpoint=dict(type="str"),
+    other_endpoints=dict(type="list", elements="str", default=[]),
     expected=dict(type="dict", default={}),
     ignore=dict(type="list", elements="str", default=[]),
     fail_on_checks=dict(type="bool", default=True),
     crictl_path=dict(type="path"),
-    containerd_config=dict(type="path", default="/etc/containerd/config.toml"),
-    crictl_config=dict(type="path", default="/etc/crictl.yaml"),
-    kubelet_configs=dict(type="list", elements="path",
-                         default=["/var/lib/kubelet/config.yaml", "/etc/kubernetes/kubelet.yaml", "/etc/kubernetes/kubelet-config.yaml"]),
-    cri_sockets=dict(type="list", elements="str", default=list(CRI_SOCKETS.values())),
+    runtime_binaries=dict(type="dict", default={}),
+    containerd_config=dict(type="path", required=True),
+    crictl_config=dict(type="path", required=True),
+    crio_config=dict(type="path"),
+    kubelet_configs=dict(type="list", elements="path", default=[]),
+    kubelet_instance_config=dict(type="path"),
     timeout=dict(type="int", default=10),
     include_facts=dict(type="bool", default=False),
 )
@@ -194,21 +261,25 @@ ARGUMENT_SPEC = dict(
 def chain_summary(facts):
     """The chain in brief, as the running components report it."""
     cri = facts["cri"]
+    rt = facts.get(facts["runtime"]) or {}
     version = cri.get("version") or {}
-    config = (cri.get("info") or {}).get("config") or {}
-    default = (config.get("containerd") or {}).get("defaultRuntimeName") or next(iter(facts["handlers"]), None)
+    default, _source = default_handler(facts["runtime"], facts)
     path = (facts["handlers"].get(default) or {}).get("path")
     oci = facts["oci"].get(path) or {}
     return {
         "runtime": facts["runtime"],
         "endpoint": facts["endpoint"],
-        "runtime_name": version.get("runtime_name"),
-        "runtime_version": version.get("runtime_version"),
+        "runtime_name": version.get("runtime_name") or (RUNTIME_NAMES[facts["runtime"]] if rt.get("installed") else None),
+        "runtime_version": version.get("runtime_version") or (rt.get("version") if rt.get("installed") else None),
+        "runtime_installed": bool(rt.get("installed")),
+        "runtime_active": (rt.get("service") or {}).get("active"),
+        "cri_answers": not cri.get("error"),
         "cri_api_version": version.get("runtime_api_version"),
         "runtime_ready": cri.get("runtime_ready"),
         "network_ready": cri.get("network_ready"),
         "cgroup_driver": cri.get("cgroup_driver"),
         "default_handler": default,
+        "handlers": sorted(facts["handlers"]),
         "oci_runtime": {"name": oci.get("name"), "version": oci.get("version"), "path": path,
                         "package_version": oci.get("package_version")},
         "kubelet_version": facts["kubelet"].get("version"),
@@ -218,25 +289,35 @@ def chain_summary(facts):
 def main():
     started = time.monotonic()
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    if gather.yaml is None:
+        module.fail_json(msg=missing_required_lib("PyYAML (Debian/Ubuntu package python3-yaml)"))
+    if gather.tomllib is None:
+        module.fail_json(msg=missing_required_lib("tomli (Python < 3.11; Debian/Ubuntu package python3-tomli)"))
     p = module.params
-    run = Runner(timeout=p["timeout"] + 30)
+    unknown = sorted(set(p["endpoints"]) - {"containerd", "crio"})
+    if unknown or not p["endpoints"]:
+        module.fail_json(msg=f"endpoints must map containerd and/or crio to their CRI endpoints; unknown keys: {unknown}")
+    run = gather.Commands(lambda argv: module.run_command(argv, environ_update=gather.C_LOCALE, handle_exceptions=False))
     crictl = p["crictl_path"] or module.get_bin_path("crictl", opt_dirs=["/usr/local/bin"])
-    common = dict(crictl=crictl, timeout=p["timeout"], containerd_config=p["containerd_config"])
-    try:
-        if p["runtime"] == "auto":
-            # Start what any candidate runtime will be asked; detection and checks share the answers.
-            candidates = ["containerd", "crio"]
-            prefetch(run, runtimes=candidates, endpoints=[p["endpoint"] or CRI_SOCKETS[c] for c in candidates],
-                     sockets=list(CRI_SOCKETS.values()) + p["cri_sockets"], **common)
-            kubelet = kubelet_facts(run, p["kubelet_configs"])
-            sockets = socket_facts(run, crictl, p["timeout"], CRI_SOCKETS["containerd"], list(CRI_SOCKETS.values()))
-            p["runtime"] = detect_runtime(kubelet, sockets)
-        endpoint = p["endpoint"] or CRI_SOCKETS[p["runtime"]]
-        facts = collect(run, runtime=p["runtime"], endpoint=endpoint, crictl_config=p["crictl_config"],
-                        kubelet_configs=p["kubelet_configs"], sockets=p["cri_sockets"], **common)
-    finally:
-        run.close()
-    checks = run_checks(facts, p["expected"])
+    wanted = p["expected"].get("runtime")
+    how = "module parameter runtime"
+    if p["runtime"] == "auto":
+        kubelet = gather.kubelet_facts(run, p["kubelet_configs"], p["kubelet_instance_config"])
+        sockets = gather.socket_facts(run, crictl, p["timeout"], list(p["endpoints"].values()))
+        paths = gather.socket_identities([*p["endpoints"].values(), kubelet.get("endpoint")])
+        found, how = detected_runtime(kubelet, sockets, p["endpoints"], paths)
+        p["runtime"] = found or detect_runtime(kubelet, sockets, p["endpoints"], paths, wanted if wanted in p["endpoints"] else None)
+        if not found:
+            how = f"{how}: the inventory's" if wanted == p["runtime"] else f"{how}: the first of endpoints"
+    if p["runtime"] not in p["endpoints"] and not p["endpoint"]:
+        module.fail_json(msg=f"no endpoint for runtime {p['runtime']}: add it to endpoints or set endpoint")
+    endpoint = p["endpoint"] or p["endpoints"][p["runtime"]]
+    facts = gather.collect(run, runtime=p["runtime"], endpoint=endpoint, endpoints=p["endpoints"], crictl=crictl,
+                           timeout=p["timeout"], containerd_config=p["containerd_config"], crictl_config=p["crictl_config"],
+                           kubelet_configs=p["kubelet_configs"], kubelet_instance_config=p["kubelet_instance_config"],
+                           other_endpoints=p["other_endpoints"], binaries=p["runtime_binaries"], crio_config=p["crio_config"])
+    facts["runtime_source"] = how
+    checks = run_checks(facts, p["expected"], gather.debian_version_compare(run))
     summary = summarize(checks, p["ignore"])
     result = dict(changed=False, checks=checks, summary=summary, chain=chain_summary(facts),
                   duration_seconds=round(time.monotonic() - started, 3))

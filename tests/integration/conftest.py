@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.artifacts.build import load_manifest, mirror_root
 from tests.render import containerd_vars, render
+from tools.artifacts.build import load_manifest, mirror_root
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,15 +48,17 @@ def run_module(module: str, args: dict) -> dict:
     return data["plays"][0]["tasks"][0]["hosts"]["localhost"]
 
 
-def cached_binary(name: str, directory: Path) -> Path:
-    """Put binary ``name`` of the artifact cache (`make artifacts` builds it) into ``directory``."""
-    entry = load_manifest()["artifacts"].get(name)
+def cached_binary(name: str, directory: Path, artifact: str | None = None, member: str | None = None) -> Path:
+    """Put binary ``name`` of the artifact cache (`make artifacts` builds it) into ``directory``:
+    the file of artifact ``artifact`` (default ``name``), or its archive member ``member``."""
+    entry = load_manifest()["artifacts"].get(artifact or name)
     if entry is None:
-        pytest.fail(f"no {name} in the artifact cache: run `make artifacts`")
+        pytest.fail(f"no {artifact or name} in the artifact cache: run `make artifacts`")
     source = mirror_root() / entry["path"]
     if source.name.endswith(".tar.gz"):
         with tarfile.open(source) as tar:
-            tar.extract(name, directory)
+            data = tar.extractfile(member or name).read()
+        (directory / name).write_bytes(data)
     else:
         shutil.copyfile(source, directory / name)
     (directory / name).chmod(0o755)
@@ -89,13 +91,56 @@ def containerd_binary() -> str:
     return path
 
 
+class Flavor:
+    """A containerd to test against, with the config.toml the role renders for it."""
+
+    def __init__(self, name: str, binary: str, version: str, config_version: int):
+        self.name, self.binary, self.version, self.config_version = name, binary, version, config_version
+
+    @property
+    def template(self) -> str:
+        return "config-v2.toml.j2" if self.config_version == 2 else "config-v3.toml.j2"
+
+    def render(self, **overrides) -> str:
+        """The role's whole config.toml for this version, with ``overrides`` of its inputs."""
+        values = {"__containerd_version": {"version": self.version}, "__containerd_config_version": self.config_version, **overrides}
+        return render("containerd", self.template, containerd_vars(**values))
+
+    def header(self) -> str:
+        return f"version = {self.config_version}\n"
+
+
+@pytest.fixture(scope="session")
+def containerd_release(tmp_path_factory) -> Flavor:
+    """containerd 2.x from the artifact cache (what the roles install by default)."""
+    directory = tmp_path_factory.mktemp("containerd-release")
+    binary = cached_binary("containerd", directory, artifact="containerd", member="bin/containerd")
+    cached_binary("ctr", directory, artifact="containerd", member="bin/ctr")
+    version = load_manifest()["artifacts"]["containerd"]["version"]
+    return Flavor("release", str(binary), version, 4 if tuple(map(int, version.split(".")[:2])) >= (2, 3) else 3)
+
+
+@pytest.fixture(scope="session")
+def containerd_distro(containerd_binary) -> Flavor:
+    """containerd 1.x from this machine's distribution (the roles' distro method)."""
+    out = subprocess.run([containerd_binary, "--version"], capture_output=True, text=True, check=True).stdout.split()
+    return Flavor("distro", containerd_binary, out[2], 2)
+
+
+@pytest.fixture(params=["release", "distro"])
+def flavor(request) -> Flavor:
+    """Each containerd the roles install: the release (2.x) and the distribution's (1.x)."""
+    return request.getfixturevalue(f"containerd_{request.param}")
+
+
 class Containerd:
     """A running private containerd instance."""
 
-    def __init__(self, directory: Path, config: Path, proc: subprocess.Popen):
+    def __init__(self, directory: Path, config: Path, proc: subprocess.Popen, binary: str):
         self.directory = directory
         self.config = config
         self.proc = proc
+        self.binary = shutil.which(binary) or binary
 
     @property
     def socket(self) -> str:
@@ -110,17 +155,19 @@ class Containerd:
 
 
 def private_config(text: str, directory: Path) -> str:
-    """Point a rendered config.toml at private root/state/socket/CNI directories."""
+    """Point a rendered config.toml at private root/state/socket/CNI directories (the roles'
+    default paths, each replaced by one under ``directory``)."""
+    defaults = containerd_vars()
     replacements = {
-        '"/var/lib/containerd"': f'"{directory}/root"',
-        '"/run/containerd"': f'"{directory}/state"',
-        '"/run/containerd/containerd.sock"': f'"{directory}/containerd.sock"',
-        '"/var/lib/containerd/opt"': f'"{directory}/opt"',
-        '"/etc/cni/net.d"': f'"{directory}/cni"',
-        '"/etc/containerd/certs.d"': f'"{directory}/certs.d"',
+        defaults["containerd_address"]: f"{directory}/containerd.sock",
+        defaults["__containerd_opt_path"]: f"{directory}/opt",
+        defaults["containerd_root"]: f"{directory}/root",
+        defaults["containerd_state"]: f"{directory}/state",
+        defaults["containerd_cni_conf_dir"]: f"{directory}/cni",
+        defaults["containerd_registry_config_path"]: f"{directory}/certs.d",
     }
-    for old, new in replacements.items():
-        text = text.replace(old, new)
+    for old, new in replacements.items():  # whole quoted values only
+        text = text.replace(f'"{old}"', f'"{new}"')
     return text
 
 
@@ -130,8 +177,10 @@ def containerd_instance(config_text: str, binary: str = "containerd", wait: bool
     config = directory / "config.toml"
     config.write_text(private_config(config_text, directory))
     log = open(directory / "containerd.log", "w")
-    proc = subprocess.Popen([binary, "--config", str(config)], stdout=log, stderr=subprocess.STDOUT)
-    inst = Containerd(directory, config, proc)
+    # The ctr next to a release containerd speaks its API version (the host's ctr is 1.x).
+    env = dict(os.environ, PATH=f"{Path(binary).parent}{os.pathsep}{os.environ['PATH']}") if os.sep in binary else None
+    proc = subprocess.Popen([binary, "--config", str(config)], stdout=log, stderr=subprocess.STDOUT, env=env)
+    inst = Containerd(directory, config, proc, binary)
     try:
         if wait:
             deadline = time.monotonic() + 20

@@ -1,4 +1,6 @@
-"""The test bed leaves no QEMU process or overlay behind: after down, and after a killed run."""
+"""A test-bed VM listens on loopback only, and leaves no QEMU process or overlay behind after a
+killed run (one boot; ``vm.down`` removing everything is asserted where every VM test ends,
+in test_vm_bad_input's fixture)."""
 
 from __future__ import annotations
 
@@ -11,47 +13,30 @@ from pathlib import Path
 
 import pytest
 
-from tests.testbed import paths, vm
+from tools.testbed import paths, vm
+
+from .vmtools import qemu_processes_for
 
 pytestmark = pytest.mark.vm
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def qemu_processes_for(directory: str) -> list[int]:
-    found = []
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                cmdline = (proc / "cmdline").read_bytes().decode(errors="replace")
-            except OSError:
-                continue
-            if directory in cmdline:
-                found.append(int(proc.name))
-    return found
+def qemu_listens_on_loopback_only(inst: vm.Instance) -> None:
+    out = subprocess.run(inst.ssh_argv("systemctl", "is-system-running"), capture_output=True, text=True).stdout
+    assert out.strip() == "running"
+    assert inst.address == "127.0.0.1"
+    listening = subprocess.run(["ss", "-Hltn"], capture_output=True, text=True).stdout
+    assert f"127.0.0.1:{inst.port} " in listening
+    assert f"0.0.0.0:{inst.port} " not in listening and f"*:{inst.port} " not in listening
 
 
-def test_a_vm_boots_with_ssh_on_loopback_and_down_removes_everything():
-    inst = vm.up("itest-lifecycle", "node", memory_mb=1024, log=lambda m: None)
-    try:
-        assert inst.address == "127.0.0.1"
-        out = subprocess.run(inst.ssh_argv("systemctl", "is-system-running"), capture_output=True, text=True).stdout
-        assert out.strip() == "running"
-        listening = subprocess.run(["ss", "-Hltn"], capture_output=True, text=True).stdout
-        assert f"127.0.0.1:{inst.port} " in listening
-        assert f"0.0.0.0:{inst.port} " not in listening and f"*:{inst.port} " not in listening
-        assert qemu_processes_for(inst.directory)
-    finally:
-        assert vm.down("itest-lifecycle", "node")
-    assert not Path(inst.directory).exists()
-    assert qemu_processes_for(inst.directory) == []
-
-
-def test_vms_of_a_killed_molecule_test_run_are_removed(tmp_path):
-    """A stand-in for `molecule test` starts a VM the way create.yml does, then is killed -9."""
+def test_a_vm_listens_on_loopback_and_a_killed_molecule_test_run_leaves_nothing(tmp_path):
+    """A stand-in for `molecule test` starts a VM the way create.yml does; the VM runs with SSH
+    on 127.0.0.1 only; then the stand-in is killed -9 and the VM goes with it."""
     fake = tmp_path / "molecule"
     fake.write_text(
         "#!/bin/sh\n"
-        f"cd {ROOT} && {sys.executable} -m tests.testbed up itest-killed node --memory 1024 --bind-molecule-test\n"
+        f"cd {ROOT} && {sys.executable} -m tools.testbed up itest-killed node --memory 1024 --bind-molecule-test\n"
         'echo "up-exit=$?"\n'
         "exec sleep 600\n"
     )
@@ -67,7 +52,11 @@ def test_vms_of_a_killed_molecule_test_run_are_removed(tmp_path):
             up_failed = "up-exit=" in output and "up-exit=0" not in output
             assert not up_failed and time.monotonic() < deadline, f"the VM did not come up:\n{output}"
             time.sleep(2)
+        while "up-exit=0" not in log.read_text():  # up returns once SSH answers
+            assert time.monotonic() < deadline, f"the VM did not come up:\n{log.read_text()}"
+            time.sleep(2)
         assert qemu_processes_for(str(directory))
+        qemu_listens_on_loopback_only(vm.load("itest-killed", "node"))
         os.killpg(owner.pid, signal.SIGKILL)
         deadline = time.monotonic() + 30
         while directory.exists() or qemu_processes_for(str(directory)):

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 from pathlib import Path
 
 import yaml
 
-from tests.testbed import vm
-from tests.testbed.__main__ import ansible_vars
+from tools.testbed import paths, vm
+from tools.testbed.__main__ import ansible_vars
 
 ROOT = Path(__file__).resolve().parents[2]
+# The test bed's opt-in Mitogen strategy (faster on emulated guests; Molecule's debian12
+# scenario proves the playbooks under Ansible's stock linear strategy).
+MITOGEN_ENV = paths.MITOGEN_ENV
 
 # Everything the site playbook could touch; compared before and after a run that must
 # change nothing.
@@ -36,8 +40,12 @@ def write_inventory(inst: vm.Instance, directory: Path) -> Path:
     return directory
 
 
-def playbook(inventory: Path, playbook_path: str, *extra: str) -> subprocess.CompletedProcess:
+def playbook(inventory: Path, playbook_path: str, *extra: str, mitogen: bool = False) -> subprocess.CompletedProcess:
+    """Run a playbook of the checkout against ``inventory`` with the product's ansible.cfg;
+    ``mitogen``: with the test bed's opt-in Mitogen strategy (faster on emulated guests)."""
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+    if mitogen:
+        env.update(MITOGEN_ENV)
     return subprocess.run(
         ["ansible-playbook", "-i", str(inventory), str(ROOT / playbook_path), *extra],
         cwd=ROOT, env=env, capture_output=True, text=True, check=False,
@@ -45,8 +53,23 @@ def playbook(inventory: Path, playbook_path: str, *extra: str) -> subprocess.Com
 
 
 def ssh(inst: vm.Instance, script: str) -> str:
-    return subprocess.run(inst.ssh_argv("bash", "-c", script), capture_output=True, text=True, check=True).stdout
+    """Run ``script`` with bash on the VM (quoted once: ssh joins its arguments for the remote shell)."""
+    return subprocess.run(inst.ssh_argv("bash", "-c", shlex.quote(script)), capture_output=True, text=True, check=True).stdout
 
 
 def snapshot(inst: vm.Instance) -> str:
     return ssh(inst, SNAPSHOT_SCRIPT)
+
+
+def qemu_processes_for(directory: str) -> list[int]:
+    """PIDs of the processes whose command line names ``directory`` (a VM's QEMU and mirror)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                cmdline = (proc / "cmdline").read_bytes().decode(errors="replace")
+            except OSError:
+                continue
+            if directory in cmdline:
+                found.append(int(proc.name))
+    return found

@@ -102,3 +102,36 @@ def test_crictl_yaml_names_the_endpoint_and_only_known_keys():
         "debug": False,
         "pull-image-on-create": False,
     }
+
+
+@pytest.mark.parametrize("template", ["containerd.service.j2", "containerd-dropin.conf.j2"])
+def test_containerd_starts_on_the_roles_config_file_wherever_it_is(template):
+    """The release unit and the drop-in for the package's unit both name containerd_config_path."""
+    text = render("containerd", template, {"containerd_bin_dir": "/opt/ctd/bin", "containerd_config_path": "/srv/ctd/config.toml",
+                                           "containerd_version": "2.3.7", "containerd_install_method": "upstream"})
+    exec_start = [line for line in text.splitlines() if line.startswith("ExecStart=") and line != "ExecStart="]
+    assert exec_start == ["ExecStart=/opt/ctd/bin/containerd --config /srv/ctd/config.toml"]
+
+
+def test_crio_reads_the_directory_of_the_roles_drop_in():
+    text = render("crio", "crio.service.j2", {"crio_bin_dir": "/usr/local/bin", "crio_config_file": "/srv/crio/conf.d/10-kubenode.conf"})
+    assert "ExecStart=/usr/local/bin/crio --config-dir /srv/crio/conf.d" in text.splitlines()
+
+
+@pytest.mark.parametrize(("template", "mode", "base"), [
+    ("kubelet.service.j2", "standalone", "ExecStart=/usr/local/bin/kubelet --config=/etc/kubernetes/kubelet.yaml"),
+    ("10-kubeadm.conf.j2", "kubeadm",
+     "ExecStart=/usr/local/bin/kubelet $KUBELET_KUBECONFIG_ARGS $KUBELET_CONFIG_ARGS $KUBELET_KUBEADM_ARGS $KUBELET_EXTRA_ARGS"),
+])
+@pytest.mark.parametrize(("extra_args", "suffix"), [
+    ([], ""),
+    (["--housekeeping-interval=5m"], " --housekeeping-interval=5m"),
+    (["--node-labels=a=b c"], " '--node-labels=a=b c'"),  # quoted once, as systemd splits ExecStart
+])
+def test_kubelet_extra_args_end_the_exec_start_line_in_both_modes(template, mode, base, extra_args, suffix):
+    text = render("kubelet", template, {"kubelet_bin_dir": "/usr/local/bin", "kubelet_config_file": "/etc/kubernetes/kubelet.yaml",
+                                        "kubelet_mode": mode, "kubenode_runtime": "containerd", "kubelet_extra_args": extra_args,
+                                        "kubelet_kubeadm_config_file": "/var/lib/kubelet/config.yaml",
+                                        "kubelet_kubeadm_flags_file": "/var/lib/kubelet/kubeadm-flags.env"})
+    exec_start = [line for line in text.splitlines() if line.startswith("ExecStart=") and line != "ExecStart="]
+    assert exec_start == [base + suffix]

@@ -1,12 +1,19 @@
 """Fixtures and helpers shared by the Molecule verifiers (testinfra over Molecule's inventory).
 
-Each scenario's tests/conftest.py re-exports them.
+Each scenario's tests/conftest.py re-exports them (the failure-diagnostics hook included).
+What a test expects comes from the roles themselves: ``expected`` resolves the roles' public
+variables for the host (role defaults, overridden by the scenario's inventory) with
+molecule/_shared/contract.yml, so no path or endpoint is written here.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -14,29 +21,72 @@ import pytest
 PROJECT = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", Path(__file__).resolve().parents[3]))
 sys.path.insert(0, str(PROJECT))
 
-from tests.artifacts.build import load_manifest  # noqa: E402
-from tests.testbed.mirror import ARTIFACTS_URL_IN_GUEST  # noqa: E402
+from tools.artifacts.build import load_manifest  # noqa: E402,F401  (re-exported for the tests)
 
-ENDPOINTS = {"containerd": "unix:///run/containerd/containerd.sock", "crio": "unix:///run/crio/crio.sock"}
+
+def _env() -> dict:
+    """The environment of the playbooks the tests run: Molecule's Ansible configuration (the
+    scenario's strategy and the test bed's settings), else the product's ansible.cfg."""
+    return dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
+                ANSIBLE_CONFIG=os.environ.get("ANSIBLE_CONFIG") or str(PROJECT / "ansible.cfg"))
+
+
+def ansible_playbook(playbook: Path, *extra: str) -> subprocess.CompletedProcess:
+    """Run ``playbook`` against this scenario's inventory; print one line with its time and its
+    slowest tasks (profile_tasks) to the live log, where the scenario's time can be read."""
+    start = time.monotonic()
+    result = subprocess.run(["ansible-playbook", "-i", str(inventory()), str(playbook), *extra],
+                            cwd=PROJECT, env=_env(), capture_output=True, text=True, check=False)
+    summary = result.stdout.rsplit("\n=====", 1)[-1]  # profile_tasks' table, slowest first
+    slowest = re.findall(r"^(\S.*?) -{2,} (\d+\.\d+)s$", summary, re.M)[:4]
+    sys.__stderr__.write(f"\n[playbook] {playbook.name} {' '.join(extra)[:120]}: rc={result.returncode} "
+                         f"{time.monotonic() - start:.0f} s; slowest: {'; '.join(f'{t} {s}s' for t, s in slowest)}\n")
+    return result
+
+
+def inventory() -> Path:
+    return Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent
+
+
+def resolve_contract() -> dict:
+    """The roles' public variables for each host of the scenario (molecule/_shared/contract.yml)."""
+    env = dict(_env(), ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_LOAD_CALLBACK_PLUGINS="1")
+    out = subprocess.run(["ansible-playbook", "-i", str(inventory()), str(PROJECT / "molecule" / "_shared" / "contract.yml")],
+                         cwd=PROJECT, env=env, capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(f"contract.yml failed:\n{out.stdout[-3000:]}{out.stderr[-2000:]}")
+    # The json callback's document, wherever other callbacks (Molecule enables profile_tasks)
+    # printed their lines around it.
+    start = out.stdout.index("{\n") if out.stdout.startswith("{\n") else out.stdout.index("\n{\n") + 1
+    tasks = json.JSONDecoder().raw_decode(out.stdout[start:])[0]["plays"][0]["tasks"]
+    return {host: result["msg"] for host, result in tasks[-1]["hosts"].items()}
 
 
 @pytest.fixture(scope="module")
 def expected(host):
-    """What the scenario asked for (its host_vars), with the role defaults filled in."""
-    hv = host.ansible.get_variables()
-    runtime = hv.get("kubenode_runtime", "containerd")
-    oci_runtime = hv.get("kubenode_oci_runtime", "runc")
-    runc = "/usr/sbin/runc" if hv.get("oci_runtime_install_method", "distro") == "distro" else "/usr/local/sbin/runc"
-    return {
-        "runtime": runtime,
-        "oci_runtime": oci_runtime,
-        "handlers": hv.get("kubenode_oci_runtime_handlers", [oci_runtime]),
-        "oci_paths": {"runc": runc, "crun": "/usr/bin/crun"},
-        "cgroup_driver": hv.get("kubenode_cgroup_driver", "systemd"),
-        "endpoint": ENDPOINTS[runtime],
-        "sandbox_image": "localhost/kubenode/pause:1.0",
-        "containerd_bin_dir": "/usr/bin" if hv.get("containerd_install_method", "distro") == "distro" else "/usr/local/bin",
-    }
+    """What the roles configure on this host (see resolve_contract)."""
+    name = host.backend.get_hostname()
+    contracts = resolve_contract()
+    return contracts.get(name) or next(iter(contracts.values()))
+
+
+def chain_info_args(expected: dict, **params) -> str:
+    """runtime_chain_info arguments (as JSON) with the paths and endpoints the roles configure."""
+    args = {"runtime": expected["runtime"], "endpoints": expected["endpoints"], "containerd_config": expected["containerd_config"],
+            "crictl_config": expected["crictl_config"], "crio_config": expected["crio_config"],
+            "runtime_binaries": {"containerd": f"{expected['containerd_bin_dir']}/containerd", "crio": f"{expected['crio_bin_dir']}/crio"},
+            "kubelet_configs": [expected["kubelet_config"], expected["kubelet_kubeadm_config"]],
+            "kubelet_instance_config": expected["kubelet_instance_config"], "fail_on_checks": False,
+            "expected": {"cgroup_driver": expected["cgroup_driver"], "oci_runtime": expected["oci_runtime"],
+                         "kubernetes_version": expected["kubernetes_version"],
+                         **({"sandbox_image": expected["sandbox_image"]} if expected["sandbox_image"] else {})},
+            **params}
+    return json.dumps(args)
+
+
+def chain_info(host, expected: dict, **params) -> dict:
+    """Run runtime_chain_info on the host, as role verify does."""
+    return host.ansible("kubenode.runtime_chain.runtime_chain_info", chain_info_args(expected, **params), become=True, check=False)
 
 
 @pytest.fixture(scope="module")
@@ -46,44 +96,15 @@ def cri(host, expected):
 
 
 @pytest.fixture(scope="module")
-def images(host, expected):
-    """Download the locally built test image into the guest (sha256-checked) and import it
-    into the runtime's image store (the roles import the pause image themselves)."""
-    manifest = load_manifest()["artifacts"]
-    out = {}
-    for name in ("test-image",):
-        entry = manifest[name]
-        path = f"/var/tmp/{Path(entry['path']).name}"
-        script = (
-            "import hashlib,sys,urllib.request;"
-            f"d=urllib.request.urlopen('{ARTIFACTS_URL_IN_GUEST}/{entry['path']}',timeout=60).read();"
-            f"assert hashlib.sha256(d).hexdigest()=='{entry['sha256']}','sha256 mismatch';"
-            f"open('{path}','wb').write(d)"
-        )
-        host.run_expect([0], "python3 -c %s", script)
-        if expected["runtime"] == "containerd":
-            host.run_expect([0], f"{expected['containerd_bin_dir']}/ctr -n k8s.io images import %s", path)
-        else:
-            host.run_expect([0], "skopeo copy --quiet oci-archive:%s containers-storage:%s", path, entry["reference"])
-        out[name] = {"path": path, "reference": entry["reference"]}
-    return out
-
-
+def images():
+    """The local test image (role containerd/crio imported it from kubenode_images)."""
+    return {"test-image": {"reference": load_manifest()["artifacts"]["test-image"]["reference"]}}
 
 
 def run_verify_playbook(tmp_path, *extra: str):
-    """Run playbooks/verify.yml against this scenario's inventory; return (rc, output, report)."""
-    import json
-    import subprocess
-
-    inventory = Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent
+    """Run playbooks/verify.yml against this scenario's inventory; return (rc, output, report, xml files)."""
     reports = tmp_path / "reports"
-    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", ANSIBLE_CONFIG=str(PROJECT / "ansible.cfg"))
-    result = subprocess.run(
-        ["ansible-playbook", "-i", str(inventory), str(PROJECT / "playbooks" / "verify.yml"),
-         "-e", f"verify_report_dir={reports}", *extra],
-        cwd=PROJECT, env=env, capture_output=True, text=True, check=False,
-    )
+    result = ansible_playbook(PROJECT / "playbooks" / "verify.yml", "-e", f"verify_report_dir={reports}", *extra)
     found = sorted(reports.glob("runtime-chain-*.json"))
     report = json.loads(found[-1].read_text()) if found else None
     return result.returncode, result.stdout + result.stderr, report, sorted(reports.glob("runtime-chain-*.xml"))
@@ -91,10 +112,26 @@ def run_verify_playbook(tmp_path, *extra: str):
 
 def run_playbook(name: str, *extra: str):
     """Run playbooks/<name> against this scenario's inventory; return (rc, output)."""
-    import subprocess
-
-    inventory = Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent
-    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", ANSIBLE_CONFIG=str(PROJECT / "ansible.cfg"))
-    result = subprocess.run(["ansible-playbook", "-i", str(inventory), str(PROJECT / "playbooks" / name), *extra],
-                            cwd=PROJECT, env=env, capture_output=True, text=True, check=False)
+    result = ansible_playbook(PROJECT / "playbooks" / name, *extra)
     return result.returncode, result.stdout + result.stderr
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """On a failed test, attach the journals of kubelet and both runtimes and `crictl info`."""
+    outcome = yield
+    report = outcome.get_result()
+    host = getattr(item, "funcargs", {}).get("host")
+    if report.when != "call" or not report.failed or host is None:
+        return
+    if any(name.startswith("chain diagnostics") for name, _ in report.sections):
+        return  # the hook is re-exported by more than one conftest
+    # crictl's own configuration names the runtime the node runs (a switch repoints it).
+    config = (item.funcargs.get("expected") or {}).get("crictl_config", "/etc/crictl.yaml")
+    script = ("journalctl -u kubelet -u containerd -u crio -n 80 --no-pager -o short-precise; "
+              f"echo '--- crictl info ({config})'; crictl --config '{config}' --timeout 5s info 2>&1 | head -c 8000")
+    try:
+        text = host.run(script).stdout
+    except Exception as exc:  # noqa: BLE001 - diagnostics must not hide the failure
+        text = f"(could not read the diagnostics: {exc})"
+    report.sections.append(("chain diagnostics: journal tail and crictl info", text))

@@ -11,7 +11,7 @@ import time
 
 import pytest
 import yaml
-from chaintest import load_manifest
+from chaintest import chain_info
 
 
 def test_runtime_service_is_active_and_enabled(host, expected):
@@ -34,12 +34,12 @@ def test_effective_cgroup_driver_is_the_requested_one(cri, expected):
 
 
 def test_crictl_yaml_points_at_the_live_socket(host, expected):
-    config = yaml.safe_load(host.file("/etc/crictl.yaml").content_string)
+    config = yaml.safe_load(host.file(expected["crictl_config"]).content_string)
     assert config["runtime-endpoint"] == expected["endpoint"]
     assert config["image-endpoint"] == expected["endpoint"]
     assert host.file(expected["endpoint"][len("unix://"):]).is_socket
     # crictl with no endpoint flag uses crictl.yaml: it must reach the same runtime.
-    assert "RuntimeName" in host.run_expect([0], "crictl version").stdout
+    assert "RuntimeName" in host.run_expect([0], "crictl --config %s version", expected["crictl_config"]).stdout
 
 
 def test_the_default_handler_runs_the_requested_oci_runtime(host, expected):
@@ -159,7 +159,7 @@ def run_on_each_handler(host, expected, images):
 
 
 def run_on_pod_network(host, expected):
-    conflist = host.file("/etc/cni/net.d/10-kubenode-bridge.conflist")
+    conflist = host.file(expected["cni_bridge_config"])
     if not conflist.exists:
         pytest.skip("no node-local bridge network on this node")
     network = json.loads(conflist.content_string)["name"]
@@ -184,10 +184,13 @@ def run_on_pod_network(host, expected):
         host.run("crictl rmp %s", pod_id)
 
 
-def test_kubelet_runs_on_the_node_endpoint_with_the_targeted_version(host):
+def test_kubelet_runs_on_the_node_endpoint_with_the_targeted_version(host, expected):
     service = host.service("kubelet")
     assert service.is_running and service.is_enabled
-    assert host.run_expect([0], "kubelet --version").stdout.strip() == f"Kubernetes v{load_manifest()['artifacts']['kubelet']['version']}"
+    assert host.run_expect([0], "kubelet --version").stdout.strip() == f"Kubernetes v{expected['kubernetes_version']}"
+    # The running kubelet reads the role's config file (kubelet_config_file), wherever it is.
+    cmdline = host.run_expect([0], "tr '\\0' ' ' < /proc/$(systemctl show --property MainPID --value kubelet)/cmdline").stdout
+    assert f"--config={expected['kubelet_config']}" in cmdline.split()
     healthz = host.run_expect([0], "python3 -c %s", "import urllib.request as u; print(u.urlopen('http://127.0.0.1:10248/healthz').read().decode())")
     assert healthz.stdout.strip() == "ok"
 
@@ -207,15 +210,48 @@ def test_the_static_pod_runs_through_the_chain(host):
     assert "kubenode proof started" in host.run_expect([0], "crictl logs %s", containers[0]["id"]).stdout
 
 
+def _proof_container(host) -> dict:
+    (container,) = json.loads(host.run_expect([0], "crictl ps --name proof --state running -o json").stdout)["containers"]
+    info = json.loads(host.run_expect([0], "crictl inspect -o json %s", container["id"]).stdout)["info"]
+    return {"id": container["id"], "attempt": container["metadata"]["attempt"], "pid": info.get("pid")}
+
+
+def test_a_runtime_restart_through_the_roles_handler_keeps_containers_running(host, expected, request):
+    """Restarting the runtime (its role's handler, as a config change does) leaves the running
+    containers running: same container, same attempt, same process (containerd's shims and
+    CRI-O's conmon outlive the daemon)."""
+    from chaintest import PROJECT, ansible_playbook
+
+    if expected["runtime"] == "crio":  # issue 11 item 10: reported to restart containers; its cause is not found yet
+        request.applymarker(pytest.mark.xfail(strict=False, reason="issue 11 item 10: CRI-O restart under investigation"))
+    started = f"systemctl show --property ActiveEnterTimestampMonotonic --value {expected['runtime']}"
+    before, daemon_before = _proof_container(host), host.check_output(started)
+    result = ansible_playbook(PROJECT / "molecule" / "_shared" / "restart_runtime.yml")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert host.check_output(started) != daemon_before, "the handler did not restart the runtime"
+    time.sleep(20)  # kubelet's relist (PLEG) would notice a container that died
+    assert _proof_container(host) == before
+
+
 def test_the_kubelet_link_is_verified(cri, host, expected):
-    result = host.ansible("kubenode.runtime_chain.runtime_chain_info",
-                          f"runtime={expected['runtime']} fail_on_checks=false", become=True, check=False)
+    result = chain_info(host, expected)
     checks = {c["id"]: c for c in result["checks"]}
     for id_ in ("kubelet.present", "kubelet.cgroup_driver", "endpoint.kubelet"):
         assert checks[id_]["status"] == "ok", checks[id_]
 
 
-def test_verify_playbook_reports_every_link_ok_and_writes_reports(tmp_path):
+def test_the_report_header_comes_from_the_checks_facts(host, expected):
+    """The header (chain summary) and the checks read the same effective facts."""
+    result = chain_info(host, expected)
+    checks = {c["id"]: c for c in result["checks"]}
+    summary = result["chain"]
+    assert summary["default_handler"] == checks["handler.default"]["observed"] == expected["oci_runtime"]
+    assert summary["oci_runtime"]["name"] == expected["oci_runtime"]
+    assert checks["cri.reachable"]["observed"] == f"{summary['runtime_name']} {summary['runtime_version']}"
+    assert summary["runtime_installed"] is True and summary["cri_answers"] is True and summary["runtime_active"] == "active"
+
+
+def test_verify_playbook_reports_every_link_ok_and_writes_reports(tmp_path, expected):
     import xml.etree.ElementTree as ET
 
     from chaintest import run_verify_playbook
@@ -226,10 +262,10 @@ def test_verify_playbook_reports_every_link_ok_and_writes_reports(tmp_path):
     assert host["summary"]["fail"] == 0
     links = {c["link"] for c in host["checks"]}
     assert {"kernel", "runtime", "cri", "handler", "oci", "kubelet", "endpoint", "cni", "sandbox", "version"} <= links
-    # Warnings allowed, and true of Debian trixie's packages: runc 1.1.15 and crun 1.21 predate
-    # recent CVE fixes, and containerd 1.7 is past the Kubernetes 1.35 support line.
+    # The release chain (containerd 2.3, runc 1.4) has no warning. The only ones allowed are
+    # true of a distribution's packages: Debian trixie's crun 1.21 predates two CVE fixes.
     warns = {c["id"] for c in host["checks"] if c["status"] == "warn"}
-    assert warns <= {"oci.runc.cve-2025-52881", "oci.crun.cve-2026-30892", "oci.crun.cve-2026-47766",
-                     "version.kubelet_runtime", "version.runtime_config"}, warns
+    allowed = {"oci.crun.cve-2026-30892", "oci.crun.cve-2026-47766"} if "crun" in expected["handlers"] else set()
+    assert warns <= allowed, [c for c in host["checks"] if c["status"] == "warn"]
     suites = ET.parse(xml_files[-1]).getroot()
     assert suites.get("failures") == "0" and int(suites.get("tests")) == len(host["checks"])

@@ -1,0 +1,173 @@
+"""Switch the runtime of a node running kubelet standalone with a static pod (tests run in order).
+
+The node starts on CRI-O (crun default, runc second handler) with non-default sockets and
+kubelet config path: the switch, its audit and the verifier must follow the roles' variables.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from chaintest import chain_info, run_playbook
+
+SNAPSHOT = r"""
+dpkg-query -W -f='${Package} ${Version}\n' | sha256sum
+find /etc /usr/local /var/cache/kubenode /var/lib/kubenode -xdev -printf '%p %s %T@\n' 2>/dev/null | grep -v '^/etc/ld.so.cache ' | sort
+systemctl is-active containerd crio kubelet || true
+systemctl is-enabled containerd crio kubelet || true
+"""
+
+
+def switch(tmp_path, target, *extra):
+    rc, output = run_playbook("switch_runtime.yml", "-e", f"runtime_switch_to={target}", "-e", f"runtime_switch_report_dir={tmp_path}", *extra)
+    reports = sorted(tmp_path.glob("runtime-switch-*.json"))
+    return rc, output, json.loads(reports[-1].read_text()) if reports else None
+
+
+def recap_changed(output):
+    return int(re.search(r"node\s+:\s+ok=\d+\s+changed=(\d+)", output).group(1))
+
+
+def assert_node_runs(host, expected, runtime):
+    """The static pod runs on ``runtime`` at the role's socket, and only ``runtime`` answers."""
+    other = "crio" if runtime == "containerd" else "containerd"
+    assert host.service(runtime).is_running and not host.service(other).is_running
+    # The runtime a switch leaves is masked: a package postinst or `systemctl start` cannot bring it back.
+    assert host.run(f"systemctl is-enabled {other}").stdout.strip() == "masked"
+    assert host.run(f"systemctl is-enabled {runtime}").stdout.strip() == "enabled"
+    containers = json.loads(host.run_expect([0], "crictl --runtime-endpoint %s ps --name proof --state running -o json",
+                                            expected["endpoints"][runtime]).stdout)["containers"]
+    assert len(containers) == 1
+    chain = chain_info(host, expected, runtime="auto")
+    checks = {c["id"]: c["status"] for c in chain["checks"]}
+    assert chain["chain"]["runtime"] == runtime and chain["chain"]["endpoint"] == expected["endpoints"][runtime]
+    assert checks["endpoint.single_runtime"] == "ok"
+    assert checks["endpoint.kubelet"] == "ok" and checks["endpoint.crictl"] == "ok"
+    assert chain["summary"]["fail"] == 0, [c for c in chain["checks"] if c["status"] == "fail"]
+
+
+def _crictl(expected):
+    return f"crictl --runtime-endpoint {expected['endpoints']['crio']}"
+
+
+def _restart_crio(host, expected):
+    host.run_expect([0], f"systemctl restart crio && until {_crictl(expected)} info >/dev/null 2>&1; do sleep 0.5; done")
+
+
+def _start_kubelet_and_wait_for_the_static_pod(host, expected):
+    host.run_expect([0], f"systemctl start kubelet && timeout 600 sh -c 'until {_crictl(expected)} ps --name proof "
+                         "--state running -q | grep -q .; do sleep 2; done'")
+
+
+def test_check_mode_plans_from_the_effective_default_and_changes_nothing(host, expected, tmp_path):
+    """A drop-in sorting after the role's (packages ship such files, C16) makes runc CRI-O's
+    default while the inventory asks crun: the verifier names the file that won and the header
+    shows the effective default; the switch in check mode plans from it (crio/runc ->
+    containerd/runc, rollback to crio) and changes nothing. The pods go first and come back
+    after: CRI-O restarted on another default handler cannot manage the containers the old one
+    runs (C25), which would leave the static pod's first container behind, out of its reach."""
+    dropin = f"{expected['crio_config'].rsplit('/', 1)[0]}/zz-local.conf"
+    host.run_expect([0], f"systemctl stop kubelet && {_crictl(expected)} rmp --all --force")
+    host.run_expect([0], f"printf '[crio.runtime]\\ndefault_runtime = \"runc\"\\n' > {dropin}")
+    _restart_crio(host, expected)
+    try:
+        result = chain_info(host, expected)
+        checks = {c["id"]: c for c in result["checks"]}
+        default = checks["handler.default"]
+        assert (default["status"], default["observed"], default["expected"]) == ("fail", "runc", "crun"), default
+        assert dropin in default["source"]
+        precedence = checks["runtime.config_precedence"]
+        assert precedence["status"] == "fail" and dropin in precedence["hint"], precedence
+        assert result["chain"]["default_handler"] == "runc"
+        before = host.run_expect([0], SNAPSHOT).stdout
+        rc, output, report = switch(tmp_path, "containerd", "--check")
+        assert rc == 0, output[-3000:]
+        flat = " ".join(output.split())  # the YAML callback wraps long plan lines
+        assert "crio/runc -> containerd/runc" in flat and "roll back to crio" in flat, output[-3000:]
+        assert report is None
+        assert host.run_expect([0], SNAPSHOT).stdout == before
+    finally:
+        host.run(f"rm -f {dropin}")
+        _restart_crio(host, expected)
+        _start_kubelet_and_wait_for_the_static_pod(host, expected)
+    assert chain_info(host, expected)["summary"]["fail"] == 0
+
+
+def test_crio_to_containerd(host, expected, tmp_path):
+    rc, output, report = switch(tmp_path, "containerd")
+    assert rc == 0, output[-4000:]
+    assert report["result"] == "switched" and report["leftovers"]["left_anything"] is False, report
+    assert report["downtime_seconds"] > 0
+    assert_node_runs(host, expected, "containerd")
+    # Both handlers of the node (crun default, runc) are registered with the new runtime.
+    assert chain_info(host, expected, runtime="auto")["chain"]["handlers"] == sorted(expected["handlers"])
+    # The distribution's containerd, started on the role's config file and socket.
+    assert host.package("containerd").is_installed
+    assert f"--config {expected['containerd_config']}" in host.run_expect([0], "systemctl show --property ExecStart containerd").stdout
+
+
+def test_verify_yml_right_after_a_switch_checks_the_running_runtime(host, tmp_path):  # host: keeps its place in the order
+    """The inventory still says crio; the node runs containerd: one check says so, and every
+    other check describes the containerd chain (no stray-runtime or CRI-O failures)."""
+    from chaintest import run_verify_playbook
+
+    rc, output, report, _ = run_verify_playbook(tmp_path)
+    assert rc != 0, output[-3000:]
+    (result,) = report["hosts"].values()
+    assert result["summary"]["failed"] == ["runtime.inventory"], [c for c in result["checks"] if c["status"] == "fail"]
+    inventory = next(c for c in result["checks"] if c["id"] == "runtime.inventory")
+    assert (inventory["observed"], inventory["expected"]) == ("containerd", "crio")
+    assert "runtime_switch_to=crio" in inventory["hint"]
+    assert result["chain"]["runtime"] == "containerd"
+
+
+def test_switching_again_to_the_same_runtime_changes_nothing(host, tmp_path):
+    rc, output, report = switch(tmp_path, "containerd")
+    assert rc == 0 and "nothing to do" in output
+    assert recap_changed(output) == 0
+    assert report is None
+
+
+def test_containerd_to_crio(host, expected, tmp_path):
+    rc, output, report = switch(tmp_path, "crio")
+    assert rc == 0, output[-4000:]
+    assert report["result"] == "switched" and report["leftovers"]["left_anything"] is False, report
+    assert_node_runs(host, expected, "crio")
+    assert chain_info(host, expected, runtime="auto")["chain"]["handlers"] == sorted(expected["handlers"])
+
+
+def test_a_failed_switch_rolls_back(host, expected, tmp_path):
+    """containerd is given a runc handler whose binary does not exist: the new chain fails
+    verification, and the node goes back to CRI-O."""
+    rc, output, report = switch(tmp_path, "containerd", "-e", json.dumps({"containerd_runtime_handlers": {"crun": "/usr/bin/crun",
+                                                                                                         "runc": "/nonexistent/runc"}}))
+    assert rc != 0
+    assert "Rolled back: crio runs again and its chain verified" in output, output[-4000:]
+    assert report["result"] == "rolled back" and report["failure"]
+    assert_node_runs(host, expected, "crio")
+
+
+@pytest.mark.xfail(strict=False, reason="issue 11 item 6: new, not yet run to its end on a VM (the session's runs were lost "
+                                        "to VM boot stalls); an xpass confirms it")
+def test_a_pod_the_old_runtime_cannot_remove_rolls_the_switch_back(host, expected, tmp_path):  # C26, issue 11 item 6
+    """After kubelet stopped, the old runtime cannot stop the static pod's container (its OCI
+    runtime fails every kill and delete): the switch rolls back, CRI-O runs the static pod
+    again under a verified chain, and the host fails naming the pod removal."""
+    crun = expected["oci_paths"]["crun"]
+    host.run_expect([0], f"cp -p {crun} {crun}.real && printf '#!/bin/sh\\nfor a; do case $a in kill|delete) "
+                         f"echo stuck >&2; exit 1;; esac; done\\nexec {crun}.real \"$@\"\\n' > {crun}")
+    try:
+        rc, output, report = switch(tmp_path, "containerd", "-e", "runtime_switch_rmp_timeout=20")
+    finally:
+        host.run_expect([0], f"mv -f {crun}.real {crun}")
+        if host.service("containerd").is_running:  # the removal did not fail: put the node back for the next tests
+            switch(tmp_path, "crio")
+    assert rc != 0, output[-4000:]
+    flat = " ".join(output.split())
+    assert "Remove every pod through the old runtime's CRI" in flat and "Rolled back: crio runs again" in flat, output[-4000:]
+    assert report["result"] == "rolled back"
+    assert host.service("kubelet").is_running
+    assert_node_runs(host, expected, "crio")

@@ -1,0 +1,338 @@
+"""Build the artifact cache: upstream binaries from Go modules, and local OCI images.
+
+Outputs (outside the checkout, see tools/testbed/paths.py)::
+
+    artifacts/mirror/<upstream release path>   what guests download (served on loopback)
+    artifacts/mirror/<upstream checksum path>  the checksum file upstream publishes beside it
+    artifacts/manifest.json                    name -> version, arch, path, sha256, size, inputs,
+                                               checksum_path, checksum_format
+
+An artifact is rebuilt only when its recorded inputs (module@version, Go version, flags,
+recipe) change or its file no longer matches the recorded sha256, so a second run builds
+nothing. Checksum files are written from the manifest on every run (only when their content
+differs), so they follow every rebuilt artifact and exist for artifacts built before them. Builds are reproducible (``-trimpath``, no VCS stamp, empty build id, fixed tar and
+gzip metadata), so the manifest does not churn on rebuild with the same toolchain.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import gzip
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+from tools.testbed import paths
+
+from . import catalog, oci
+
+MANIFEST_SCHEMA = 2
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def mirror_root() -> Path:
+    return paths.artifacts_dir() / "mirror"
+
+
+def manifest_path() -> Path:
+    return paths.artifacts_dir() / "manifest.json"
+
+
+def load_manifest() -> dict:
+    try:
+        data = json.loads(manifest_path().read_text())
+        if data.get("schema") == MANIFEST_SCHEMA:
+            return data
+    except (OSError, ValueError):
+        pass
+    return {"schema": MANIFEST_SCHEMA, "artifacts": {}}
+
+
+def _write_manifest(data: dict) -> None:
+    data["artifacts"] = dict(sorted(data["artifacts"].items()))
+    tmp = manifest_path().with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    tmp.replace(manifest_path())
+
+
+def release_tarball(members: dict[str, bytes]) -> bytes:
+    """Return a reproducible ``.tar.gz`` holding ``members`` (name -> content, mode 0755)."""
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name in sorted(members):
+            info = tarfile.TarInfo(name)
+            info.size = len(members[name])
+            info.mode = 0o755
+            info.mtime = 0
+            info.uid = info.gid = 0
+            info.uname = info.gname = "root"
+            tar.addfile(info, io.BytesIO(members[name]))
+    out = io.BytesIO()
+    with gzip.GzipFile(fileobj=out, mode="wb", compresslevel=9, mtime=0, filename="") as gz:
+        gz.write(raw.getvalue())
+    return out.getvalue()
+
+
+def go_version() -> str:
+    out = subprocess.run(["go", "env", "GOVERSION"], capture_output=True, text=True, check=True)
+    return out.stdout.strip()
+
+
+def _go(argv: list[str], cwd: Path, env: dict) -> str:
+    result = subprocess.run(["go", *argv], cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"go {' '.join(argv)} failed in {cwd}:\n{result.stderr[-4000:]}")
+    return result.stdout
+
+
+def staging_replaces(gomod_text: str, version: str) -> list[str]:
+    """``go mod edit -replace`` arguments pinning k8s.io/kubernetes's local staging modules
+    (``k8s.io/api => ./staging/src/k8s.io/api``) to their published ``v0.<minor>.<patch>``."""
+    published = "v0." + version.split(".", 1)[1]
+    out = []
+    for match in re.finditer(r"^\s*(k8s\.io/[\w.-]+)\s+=>\s+\./staging/", gomod_text, re.MULTILINE):
+        out.append(f"-replace={match.group(1)}={match.group(1)}@{published}")
+    return out
+
+
+def _wrapper(build: catalog.GoBuild, workdir: Path, env: dict) -> Path:
+    """A throw-away module that requires ``build.module@version`` (the Go module proxy only)."""
+    wrap = workdir / f"wrap-{build.name}"
+    wrap.mkdir()
+    _go(["mod", "init", f"kubenode.build/{build.name}"], wrap, env)
+    if build.staging_replaces:
+        info = json.loads(_go(["mod", "download", "-json", f"{build.module}@v{build.version}"], wrap, env))
+        replaces = staging_replaces(Path(info["GoMod"]).read_text(), build.version)
+        if not replaces:
+            raise RuntimeError(f"no staging replace directives found in {build.module}@v{build.version}'s go.mod")
+        _go(["mod", "edit", *replaces], wrap, env)
+    _go(["get", f"{build.module}@v{build.version}"], wrap, env)
+    return wrap
+
+
+def _build_go(build: catalog.GoBuild, workdir: Path) -> dict[str, bytes]:
+    """Build every binary (and C program) of ``build``; return archive member -> content."""
+    env = dict(os.environ, CGO_ENABLED="1" if build.cgo else "0", GOFLAGS="-mod=mod -trimpath -buildvcs=false")
+    wrap = _wrapper(build, workdir, env)
+    ldflags = ["-s", "-w", "-buildid=", *build.ldflags]
+    if build.static and build.cgo:
+        ldflags += ["-linkmode", "external", "-extldflags", "-static"]
+    members: dict[str, bytes] = {}
+    for package, member in build.binaries:
+        out = workdir / "out" / build.name / member
+        argv = ["test", "-c"] if build.test_binary else ["build"]
+        argv += [f"-ldflags={' '.join(ldflags)}", "-o", str(out)]
+        if build.tags:
+            argv.append("-tags=" + ",".join(build.tags))
+        _go([*argv, package], wrap, env)
+        members[member] = out.read_bytes()
+    if build.c_builds:
+        module_dir = Path(_go(["list", "-m", "-f", "{{.Dir}}", build.module], wrap, env).strip())
+        for c in build.c_builds:
+            source = workdir / f"c-{build.name}"
+            shutil.copytree(module_dir, source, ignore=shutil.ignore_patterns("vendor", "test", "docs", "*.md"))
+            for path in source.rglob("*"):
+                path.chmod(path.stat().st_mode | 0o200)
+            result = subprocess.run(["make", "-C", str(source / c.source_dir), *c.make_args], capture_output=True, text=True, check=False)
+            if result.returncode != 0:
+                raise RuntimeError(f"make in {c.source_dir} of {build.module} failed:\n{result.stderr[-3000:]}")
+            members[c.member] = (source / c.source_dir / c.output).read_bytes()
+    return members
+
+
+def _busybox_files() -> tuple[list[oci.FileEntry], str]:
+    busybox = Path("/bin/busybox")
+    if not busybox.exists():
+        raise RuntimeError("/bin/busybox is missing: install the busybox-static package (`make host-deps`)")
+    version = subprocess.run(["dpkg-query", "-W", "-f=${Version}", "busybox-static"], capture_output=True, text=True).stdout.strip()
+    applets = subprocess.run([str(busybox), "--list"], capture_output=True, text=True, check=True).stdout.split()
+    files = [oci.FileEntry("bin/busybox", busybox.read_bytes())]
+    files += [oci.FileEntry(f"bin/{a}", link="busybox") for a in sorted(set(applets)) if a != "busybox"]
+    files += [oci.FileEntry("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\n", mode=0o644),
+              oci.FileEntry("etc/group", b"root:x:0:\n", mode=0o644),
+              oci.FileEntry("tmp/.keep", b"", mode=0o644)]
+    return files, version or "unknown"
+
+
+def _pause_files(workdir: Path) -> tuple[list[oci.FileEntry], str]:
+    source = Path(__file__).parent / "src" / "pause.c"
+    out = workdir / "pause"
+    subprocess.run(["gcc", "-static", "-Os", "-s", "-o", str(out), str(source)], check=True)
+    gcc = subprocess.run(["gcc", "-dumpfullversion"], capture_output=True, text=True).stdout.strip()
+    return [oci.FileEntry("pause", out.read_bytes())], f"{hashlib.sha256(source.read_bytes()).hexdigest()[:12]}-gcc{gcc}"
+
+
+def _checksum_fields(checksum: catalog.ChecksumFile) -> dict:
+    return {"checksum_path": checksum.path, "checksum_format": checksum.style}
+
+
+def checksum_files(manifest: dict) -> dict[str, str]:
+    """Return mirror path -> content of every checksum file the manifest's entries name (pure).
+
+    Entries sharing one checksum file (runc's ``runc.sha256sum``) are listed in it together.
+
+    Raises:
+        RuntimeError: entries name one checksum file with two formats.
+    """
+    groups: dict[str, tuple[str, list[tuple[str, str]]]] = {}
+    for entry in manifest["artifacts"].values():
+        path = entry.get("checksum_path")
+        if not path:
+            continue
+        style, files = groups.setdefault(path, (entry["checksum_format"], []))
+        if style != entry["checksum_format"]:
+            raise RuntimeError(f"{path} is named with two formats ({style}, {entry['checksum_format']})")
+        files.append((entry["path"].rsplit("/", 1)[-1], entry["sha256"]))
+    return {path: catalog.checksum_text(style, files) for path, (style, files) in sorted(groups.items())}
+
+
+def write_checksum_files(manifest: dict, root: Path | None = None) -> list[str]:
+    """Write each checksum file of ``manifest`` under ``root`` (default: the mirror) unless it
+    already holds that content; return the paths written."""
+    root = root or mirror_root()
+    written = []
+    for rel_path, text in checksum_files(manifest).items():
+        target = root / rel_path
+        try:
+            if target.read_text() == text:
+                continue
+        except OSError:
+            pass
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(target.name + ".tmp")
+        tmp.write_text(text)
+        tmp.replace(target)
+        written.append(rel_path)
+    return written
+
+
+def _publish(name: str, version: str, rel_path: str, data: bytes, inputs: dict, manifest: dict, extra: dict | None = None) -> dict:
+    target = mirror_root() / rel_path
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(target.suffix + ".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(target)
+    entry = {
+        "name": name,
+        "version": version,
+        "arch": catalog.ARCH,
+        "path": rel_path,
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "size": len(data),
+        "inputs": inputs,
+        **(extra or {}),
+    }
+    manifest["artifacts"][name] = entry
+    return entry
+
+
+def _fresh(manifest: dict, name: str, inputs: dict) -> bool:
+    entry = manifest["artifacts"].get(name)
+    if not entry or entry.get("inputs") != inputs:
+        return False
+    target = mirror_root() / entry["path"]
+    return target.is_file() and target.stat().st_size == entry["size"] and sha256_file(target) == entry["sha256"]
+
+
+def _record_checksum_files(manifest: dict, items) -> None:
+    """Give each manifest entry built from one of ``items`` (same path) its checksum file fields."""
+    for item in items:
+        entry = manifest["artifacts"].get(item.name)
+        if entry and entry["path"] == item.mirror_path:
+            entry.update(_checksum_fields(item.checksum))
+
+
+def _save(manifest: dict, log) -> None:
+    _write_manifest(manifest)
+    for rel_path in write_checksum_files(manifest):
+        log(f"artifacts: wrote checksum file {rel_path}")
+
+
+def build_all(only: set[str] | None = None, log=print) -> dict:
+    """Build what is missing or stale and return the manifest. Serialised by a file lock.
+
+    Versions are the roles' defaults (``catalog.versions``); a default that is not a plain
+    version raises ``RuntimeError`` before anything is built.
+    """
+    go_builds = catalog.go_builds()
+    paths.artifacts_dir().mkdir(parents=True, exist_ok=True)
+    with open(paths.artifacts_dir() / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        manifest = load_manifest()
+        gov = go_version()
+        with tempfile.TemporaryDirectory(prefix="kubenode-artifacts-") as tmp:
+            workdir = Path(tmp)
+            for build in go_builds:
+                if only and build.name not in only:
+                    continue
+                inputs = build.inputs(gov)
+                if _fresh(manifest, build.name, inputs):
+                    continue
+                log(f"artifacts: building {build.name} v{build.version} from {build.module} with {gov}")
+                started = time.monotonic()
+                members = _build_go(build, workdir)
+                data = release_tarball(members) if build.archive else next(iter(members.values()))
+                _publish(build.name, build.version, build.mirror_path, data, inputs, manifest,
+                         {"build_seconds": round(time.monotonic() - started, 1), "files": sorted(members),
+                          **_checksum_fields(build.checksum)})
+                _save(manifest, log)
+            for image in catalog.IMAGES:
+                if only and image.name not in only:
+                    continue
+                files, source_version = _busybox_files() if image.source == "busybox" else _pause_files(workdir)
+                inputs = image.inputs(source_version)
+                if _fresh(manifest, image.name, inputs):
+                    continue
+                log(f"artifacts: building image {image.reference}")
+                spec = oci.ImageSpec(reference=image.reference, files=tuple(files), entrypoint=image.entrypoint, cmd=image.cmd)
+                data = oci.image_archive(spec)
+                _publish(image.name, image.version, image.mirror_path, data, inputs, manifest,
+                         {"reference": image.reference, "manifest_digest": oci.manifest_digest(data),
+                          **_checksum_fields(image.checksum)})
+                _save(manifest, log)
+        # Artifacts built before checksum files existed (or skipped by ``only``) get theirs too.
+        _record_checksum_files(manifest, (*go_builds, *catalog.IMAGES))
+        _save(manifest, log)
+        return manifest
+
+
+def verify_cache() -> list[str]:
+    """Return problems: manifest entries whose file is missing or whose sha256 differs, and
+    checksum files that are missing or do not say what the manifest says."""
+    problems = []
+    manifest = load_manifest()
+    for name, entry in manifest["artifacts"].items():
+        target = mirror_root() / entry["path"]
+        if not target.is_file():
+            problems.append(f"{name}: {target} is missing")
+        elif sha256_file(target) != entry["sha256"]:
+            problems.append(f"{name}: {target} does not match sha256 {entry['sha256']}")
+        if not entry.get("checksum_path"):
+            problems.append(f"{name}: no checksum file recorded (run `make artifacts`)")
+    for rel_path, text in checksum_files(manifest).items():
+        target = mirror_root() / rel_path
+        try:
+            if target.read_text() != text:
+                problems.append(f"{target} does not list the manifest's sha256")
+        except OSError:
+            problems.append(f"{target} is missing")
+    return problems
+
+
+def clean() -> None:
+    shutil.rmtree(paths.artifacts_dir(), ignore_errors=True)

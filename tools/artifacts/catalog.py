@@ -1,0 +1,335 @@
+"""What the artifact cache holds: versions, sources, mirror paths and checksum files.
+
+Versions come from the product, not from here: each is the default of the role that installs
+the artifact (``crictl_version`` of roles/crictl for crictl and critest, ``containerd_version``,
+``oci_runtime_runc_version``, ``crio_version``, ``kubelet_version``, which may name
+``kubenode_kubernetes_version``), read with PyYAML, so the test bed builds exactly what the
+roles install by default. Every artifact is published in the
+mirror tree under the path its upstream project uses for release downloads
+(``github/<org>/<repo>/releases/download/<tag>/<file>``,
+``dl.k8s.io/release/<tag>/bin/linux/<arch>/<file>``), next to the checksum file that upstream
+publishes in its own format (see ``ChecksumFile``), so a site mirror of the upstream files works
+with the same ``*_url`` variables; only the base URL changes.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ARCH = "amd64"
+
+GITHUB = "github"
+K8S_RELEASE = "dl.k8s.io/release"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+# name -> (role, variable): the role default each artifact's version comes from.
+VERSION_SOURCES = {
+    "crictl": ("crictl", "crictl_version"),
+    "critest": ("crictl", "crictl_version"),
+    "containerd": ("containerd", "containerd_version"),
+    "runc": ("oci_runtime", "oci_runtime_runc_version"),
+    "crio": ("crio", "crio_version"),
+    "kubelet": ("kubelet", "kubelet_version"),
+}
+_PLAIN_VERSION = re.compile(r"\d+\.\d+\.\d+")
+_ALIAS = re.compile(r"\{\{\s*([a-z][a-z0-9_]*)\s*\}\}")
+
+# Tags for a cgo build with libseccomp only (no gpgme, btrfs, ostree, selinux headers), linked static.
+STATIC_CGO_TAGS = ("netgo", "osusergo", "seccomp")
+
+
+def _owning_role(variable: str, root: Path) -> str | None:
+    """The role whose public prefix ``<role>_`` names ``variable`` (the longest such role name)."""
+    roles = [d.name for d in (root / "roles").iterdir() if (d / "defaults" / "main.yml").is_file()] if (root / "roles").is_dir() else []
+    owners = [r for r in roles if variable.startswith(f"{r}_")]
+    return max(owners, key=len) if owners else None
+
+
+def role_default_version(role: str, variable: str, root: Path = REPO_ROOT, _seen: tuple[str, ...] = ()) -> str:
+    """Return the plain version ``X.Y.Z`` that ``roles/<role>/defaults/main.yml`` sets ``variable`` to.
+
+    A default that only names another role's public variable (``kubelet_version:
+    "{{ kubenode_kubernetes_version }}"``: one variable, no filter, no expression) is followed to
+    that variable's default, in the role its prefix names; that is still a role default, the
+    single source.
+
+    Raises:
+        RuntimeError: the file or the variable is missing, or its value is not a plain
+            version (any other Jinja expression, a range, a ``v`` prefix); the message names the
+            file, the variable and the value.
+    """
+    import yaml  # PyYAML (the venv's); imported here so the rest of the test bed stays stdlib-only
+
+    path = root / "roles" / role / "defaults" / "main.yml"
+    try:
+        defaults = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise RuntimeError(f"cannot read the version of {variable} from {path}: {exc}") from None
+    if variable not in defaults:
+        raise RuntimeError(f"{path} does not set {variable}: the test bed builds the version the role installs by default")
+    value = str(defaults[variable]).strip()
+    alias = _ALIAS.fullmatch(value)
+    if alias and alias.group(1) not in (*_seen, variable):
+        target = alias.group(1)
+        owner = role if target in defaults else _owning_role(target, root)
+        if owner is not None:
+            return role_default_version(owner, target, root, (*_seen, variable))
+    if "{{" in value or "{%" in value:
+        raise RuntimeError(
+            f"{path}: {variable} is the Jinja expression {value!r}, not a plain version; the test bed builds "
+            f"the role's default version and evaluates no templates (it follows only a bare reference to "
+            f"another role default, such as '{{{{ kubenode_kubernetes_version }}}}'): set {variable} to a plain X.Y.Z there"
+        )
+    if not _PLAIN_VERSION.fullmatch(value):
+        raise RuntimeError(f"{path}: {variable} is {value!r}, not a plain version X.Y.Z (no 'v' prefix, no range)")
+    return value
+
+
+@functools.lru_cache(maxsize=None)
+def versions(root: Path = REPO_ROOT) -> dict[str, str]:
+    """Return artifact name -> version, each from its role's defaults (see ``VERSION_SOURCES``)."""
+    return {name: role_default_version(role, variable, root) for name, (role, variable) in VERSION_SOURCES.items()}
+
+
+@dataclass(frozen=True)
+class ChecksumFile:
+    """The checksum file upstream publishes next to a release file, in upstream's format.
+
+    ``path`` is its place in the mirror tree; ``style`` is ``sha256sum`` (lines
+    ``<sha256>  <file name>``, what ``sha256sum`` prints; one file may list several release
+    files, as runc's ``runc.sha256sum`` does) or ``bare`` (the hash alone, as dl.k8s.io's
+    ``kubelet.sha256``).
+    """
+
+    path: str
+    style: str
+
+    def __post_init__(self):
+        if self.style not in ("sha256sum", "bare"):
+            raise ValueError(f"unknown checksum file style {self.style!r}")
+
+
+def sibling_checksum(mirror_path: str, suffix: str, style: str) -> ChecksumFile:
+    """The checksum file named ``<release file><suffix>`` beside ``mirror_path``."""
+    return ChecksumFile(mirror_path + suffix, style)
+
+
+def directory_checksum(mirror_path: str, name: str, style: str = "sha256sum") -> ChecksumFile:
+    """One checksum file ``name`` for every release file of a directory (runc's ``runc.sha256sum``)."""
+    return ChecksumFile(mirror_path.rsplit("/", 1)[0] + "/" + name, style)
+
+
+def checksum_text(style: str, files: list[tuple[str, str]]) -> str:
+    """Return the content of a checksum file listing ``files`` (file name, sha256), in ``style``.
+
+    >>> checksum_text("sha256sum", [("runc.amd64", "a" * 64)]) == "a" * 64 + "  runc.amd64\n"
+    True
+    """
+    if style == "bare":
+        if len(files) != 1:
+            raise ValueError(f"a bare checksum file holds one hash, not {len(files)}")
+        return files[0][1] + "\n"
+    if style == "sha256sum":
+        return "".join(f"{digest}  {name}\n" for name, digest in sorted(files))
+    raise ValueError(f"unknown checksum file style {style!r}")
+
+
+@dataclass(frozen=True)
+class CBuild:
+    """A C program shipped inside a Go module's source (CRI-O's pinns), built with make."""
+
+    source_dir: str  # relative to the module root
+    make_args: tuple[str, ...]
+    output: str  # relative to source_dir
+    member: str  # path inside the release archive
+
+
+@dataclass(frozen=True)
+class GoBuild:
+    """Binaries built from one Go module version, packed like the upstream release file.
+
+    Each binary is built inside a throw-away wrapper module that requires ``module@version``
+    (and, for k8s.io/kubernetes, replaces every staging module by its published version).
+    """
+
+    name: str
+    version: str
+    module: str
+    binaries: tuple[tuple[str, str], ...]  # (package import path, member path in the archive)
+    mirror_path: str
+    checksum: ChecksumFile
+    archive: bool = True  # False: the single binary is the released file
+    ldflags: tuple[str, ...] = ()
+    cgo: bool = False
+    static: bool = False
+    tags: tuple[str, ...] = ()
+    test_binary: bool = False  # built with `go test -c` (critest)
+    staging_replaces: bool = False  # k8s.io/kubernetes: pin k8s.io/* staging modules
+    c_builds: tuple[CBuild, ...] = ()
+    recipe: int = 1
+
+    def inputs(self, go_version: str) -> dict:
+        """What the built bytes depend on (the cache key; the checksum file is not an input)."""
+        return {
+            "kind": "go",
+            "module": f"{self.module}@v{self.version}",
+            "binaries": [list(b) for b in self.binaries],
+            "ldflags": list(self.ldflags),
+            "cgo": self.cgo,
+            "static": self.static,
+            "tags": list(self.tags),
+            "test_binary": self.test_binary,
+            "c_builds": [c.member for c in self.c_builds],
+            "go": go_version,
+            "recipe": self.recipe,
+        }
+
+
+@dataclass(frozen=True)
+class OciImage:
+    """A small OCI image archive built from local files (see oci.py)."""
+
+    name: str
+    version: str
+    reference: str
+    mirror_path: str
+    entrypoint: tuple[str, ...] = ()
+    cmd: tuple[str, ...] = ()
+    source: str = ""  # "busybox" (host busybox-static) or "pause" (src/pause.c)
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def checksum(self) -> ChecksumFile:
+        """``<file>.sha256`` holding the bare hash."""
+        return sibling_checksum(self.mirror_path, ".sha256", "bare")
+
+    def inputs(self, source_version: str) -> dict:
+        return {"kind": "oci", "reference": self.reference, "source": self.source, "source_version": source_version, "recipe": 1}
+
+
+def _gh(org_repo: str, tag: str, filename: str) -> str:
+    return f"{GITHUB}/{org_repo}/releases/download/{tag}/{filename}"
+
+
+def go_builds(v: dict[str, str] | None = None) -> tuple[GoBuild, ...]:
+    """Return the Go builds for the versions ``v`` (name -> version; default: the roles' defaults)."""
+    v = versions() if v is None else v
+    cri_tools, crio, containerd, runc, kubernetes = v["crictl"], v["crio"], v["containerd"], v["runc"], v["kubelet"]
+    if v["critest"] != cri_tools:
+        raise RuntimeError(f"crictl {cri_tools} and critest {v['critest']} are one cri-tools release: give them one version")
+    crictl_path = _gh("kubernetes-sigs/cri-tools", f"v{cri_tools}", f"crictl-v{cri_tools}-linux-{ARCH}.tar.gz")
+    critest_path = _gh("kubernetes-sigs/cri-tools", f"v{cri_tools}", f"critest-v{cri_tools}-linux-{ARCH}.tar.gz")
+    crio_path = _gh("cri-o/cri-o", f"v{crio}", f"cri-o.{ARCH}.v{crio}.tar.gz")
+    containerd_path = _gh("containerd/containerd", f"v{containerd}", f"containerd-{containerd}-linux-{ARCH}.tar.gz")
+    runc_path = _gh("opencontainers/runc", f"v{runc}", f"runc.{ARCH}")
+    kubelet_path = f"{K8S_RELEASE}/v{kubernetes}/bin/linux/{ARCH}/kubelet"
+    crictl = GoBuild(
+        name="crictl",
+        version=cri_tools,
+        module="sigs.k8s.io/cri-tools",
+        binaries=(("sigs.k8s.io/cri-tools/cmd/crictl", "crictl"),),
+        ldflags=(f"-X sigs.k8s.io/cri-tools/pkg/version.Version=v{cri_tools}",),
+        mirror_path=crictl_path,
+        # cri-tools: <file>.sha256, one sha256sum line.
+        checksum=sibling_checksum(crictl_path, ".sha256", "sha256sum"),
+    )
+    critest = GoBuild(
+        name="critest",
+        version=cri_tools,
+        module="sigs.k8s.io/cri-tools",
+        binaries=(("sigs.k8s.io/cri-tools/cmd/critest", "critest"),),
+        ldflags=(f"-X sigs.k8s.io/cri-tools/pkg/version.Version=v{cri_tools}",),
+        test_binary=True,
+        mirror_path=critest_path,
+        checksum=sibling_checksum(critest_path, ".sha256", "sha256sum"),
+    )
+    crio_build = GoBuild(
+        name="crio",
+        version=crio,
+        module="github.com/cri-o/cri-o",
+        binaries=(("github.com/cri-o/cri-o/cmd/crio", "cri-o/bin/crio"),),
+        cgo=True,
+        static=True,
+        tags=STATIC_CGO_TAGS + ("containers_image_openpgp", "containers_image_ostree_stub", "exclude_graphdriver_btrfs", "btrfs_noversion"),
+        c_builds=(CBuild(source_dir="pinns", make_args=("CFLAGS=-std=c99 -Os -Wall -Werror -Wextra -static",), output="../bin/pinns",
+                         member="cri-o/bin/pinns"),),
+        mirror_path=crio_path,
+        # CRI-O: <file>.sha256sum, sha256sum output.
+        checksum=sibling_checksum(crio_path, ".sha256sum", "sha256sum"),
+    )
+    containerd_build = GoBuild(
+        name="containerd",
+        version=containerd,
+        module="github.com/containerd/containerd/v2",
+        binaries=(
+            ("github.com/containerd/containerd/v2/cmd/containerd", "bin/containerd"),
+            ("github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2", "bin/containerd-shim-runc-v2"),
+            ("github.com/containerd/containerd/v2/cmd/ctr", "bin/ctr"),
+        ),
+        tags=("no_btrfs", "no_devmapper", "no_zfs"),
+        ldflags=(
+            f"-X github.com/containerd/containerd/v2/version.Version=v{containerd}",
+            "-X github.com/containerd/containerd/v2/version.Package=github.com/containerd/containerd/v2",
+            "-X github.com/containerd/containerd/v2/version.Revision=kubenode-build",
+        ),
+        mirror_path=containerd_path,
+        # containerd: <file>.sha256sum, sha256sum output.
+        checksum=sibling_checksum(containerd_path, ".sha256sum", "sha256sum"),
+    )
+    runc_build = GoBuild(
+        name="runc",
+        version=runc,
+        module="github.com/opencontainers/runc",
+        binaries=(("github.com/opencontainers/runc", "runc"),),
+        archive=False,
+        cgo=True,
+        static=True,
+        tags=STATIC_CGO_TAGS,
+        ldflags=(f"-X main.version={runc}", f"-X main.gitCommit=v{runc}"),
+        mirror_path=runc_path,
+        # runc: one runc.sha256sum per release, a sha256sum line per release file.
+        checksum=directory_checksum(runc_path, "runc.sha256sum"),
+    )
+    kubelet = GoBuild(
+        name="kubelet",
+        version=kubernetes,
+        module="k8s.io/kubernetes",
+        binaries=(("k8s.io/kubernetes/cmd/kubelet", "kubelet"),),
+        archive=False,
+        staging_replaces=True,
+        ldflags=(
+            f"-X k8s.io/component-base/version.gitVersion=v{kubernetes}",
+            "-X k8s.io/component-base/version.gitMajor=1",
+            f"-X k8s.io/component-base/version.gitMinor={kubernetes.split('.')[1]}",
+            "-X k8s.io/component-base/version.gitTreeState=clean",
+            "-X k8s.io/component-base/version.buildDate=1970-01-01T00:00:00Z",
+        ),
+        mirror_path=kubelet_path,
+        # dl.k8s.io: kubelet.sha256 holds the bare hash.
+        checksum=sibling_checksum(kubelet_path, ".sha256", "bare"),
+    )
+    return (crictl, critest, runc_build, containerd_build, crio_build, kubelet)
+
+
+PAUSE_IMAGE = OciImage(
+    name="pause-image",
+    version="1.0",
+    reference="localhost/kubenode/pause:1.0",
+    mirror_path="images/kubenode-pause-1.0.oci.tar",
+    entrypoint=("/pause",),
+    source="pause",
+)
+
+TEST_IMAGE = OciImage(
+    name="test-image",
+    version="1",
+    reference="localhost/kubenode/busybox:1",
+    mirror_path="images/kubenode-busybox-1.oci.tar",
+    cmd=("/bin/sh",),
+    source="busybox",
+)
+
+IMAGES: tuple[OciImage, ...] = (PAUSE_IMAGE, TEST_IMAGE)
