@@ -35,7 +35,7 @@ site: host-deps venv artifacts up ## Provision the local test-bed VM with site.y
 	$(MITOGEN_ENV) ansible-playbook -i inventories/local playbooks/site.yml
 
 # Each stage runs as its own make, and says how long it took (CI keeps the per-stage times).
-TEST_STAGES := host-deps venv artifacts image lint unit vm-tests
+TEST_STAGES := host-deps venv builds lint unit vm-tests
 
 .PHONY: test
 test: ## Everything CI runs: lint, unit and integration tests, Molecule on fresh VMs (per-stage times printed)
@@ -68,6 +68,11 @@ $(VENV)/.stamp: requirements.txt
 
 .PHONY: venv
 venv: $(VENV)/.stamp .ansible/collections/ansible_collections/kubenode/runtime_chain ## Python venv with the pinned requirements, and the collection link
+
+# The Go builds (CPU) and the image builds (mostly the package mirror and the disk) side by side.
+.PHONY: builds
+builds: host-deps venv
+	@$(MAKE) --no-print-directory -j2 --output-sync=target artifacts image
 
 .PHONY: image
 image: host-deps ## Build (once) the cached Debian base images for VMs ($(SUITES))

@@ -142,7 +142,7 @@ def test_vm_key_and_name_come_from_smbios_credentials(tmp_path):
     assert "systemd.hostname=g-n" in argv[argv.index("-append") + 1].split()
 
 
-@pytest.mark.parametrize(("kind", "expected"), [("tcg", ["-accel", "tcg,thread=multi,tb-size=512", "-cpu", "max"]), ("kvm", ["-accel", "kvm", "-cpu", "host"])])
+@pytest.mark.parametrize(("kind", "expected"), [("tcg", ["-accel", "tcg,thread=multi,tb-size=512", "-cpu", "qemu64"]), ("kvm", ["-accel", "kvm", "-cpu", "host"])])
 def test_vm_uses_the_chosen_accelerator(tmp_path, kind, expected):
     argv = _argv(tmp_path, accel=kind)
     i = argv.index("-accel")
