@@ -2,6 +2,8 @@
 
 The node starts on CRI-O (crun default, runc second handler) with non-default sockets and
 kubelet config path: the switch, its audit and the verifier must follow the roles' variables.
+A drop-in of the first test makes runc CRI-O's effective default: the real switch to containerd
+keeps runc (issue 11 item 7), and the switch back to CRI-O makes crun the default again.
 """
 
 from __future__ import annotations
@@ -29,8 +31,10 @@ def recap_changed(output):
     return int(re.search(r"node\s+:\s+ok=\d+\s+changed=(\d+)", output).group(1))
 
 
-def assert_node_runs(host, expected, runtime):
-    """The static pod runs on ``runtime`` at the role's socket, and only ``runtime`` answers."""
+def assert_node_runs(host, expected, runtime, oci_runtime=None):
+    """The static pod runs on ``runtime`` at the role's socket, only ``runtime`` answers, and
+    its default handler is ``oci_runtime`` (default: the inventory's)."""
+    expected = {**expected, "oci_runtime": oci_runtime or expected["oci_runtime"]}
     other = "crio" if runtime == "containerd" else "containerd"
     assert host.service(runtime).is_running and not host.service(other).is_running
     # The runtime a switch leaves is masked: a package postinst or `systemctl start` cannot bring it back.
@@ -42,6 +46,8 @@ def assert_node_runs(host, expected, runtime):
     chain = chain_info(host, expected, runtime="auto")
     checks = {c["id"]: c["status"] for c in chain["checks"]}
     assert chain["chain"]["runtime"] == runtime and chain["chain"]["endpoint"] == expected["endpoints"][runtime]
+    assert chain["chain"]["default_handler"] == expected["oci_runtime"]
+    assert chain["chain"]["handlers"] == sorted(expected["handlers"])  # the second handler stays registered
     assert checks["endpoint.single_runtime"] == "ok"
     assert checks["endpoint.kubelet"] == "ok" and checks["endpoint.crictl"] == "ok"
     assert chain["summary"]["fail"] == 0, [c for c in chain["checks"] if c["status"] == "fail"]
@@ -66,7 +72,8 @@ def test_check_mode_plans_from_the_effective_default_and_changes_nothing(host, e
     shows the effective default; the switch in check mode plans from it (crio/runc ->
     containerd/runc, rollback to crio) and changes nothing. The pods go first and come back
     after: CRI-O restarted on another default handler cannot manage the containers the old one
-    runs (C25), which would leave the static pod's first container behind, out of its reach."""
+    runs (C25), which would leave the static pod's first container behind, out of its reach.
+    The drop-in stays for the real switch (the next test)."""
     dropin = f"{expected['crio_config'].rsplit('/', 1)[0]}/zz-local.conf"
     host.run_expect([0], f"systemctl stop kubelet && {_crictl(expected)} rmp --all --force")
     host.run_expect([0], f"printf '[crio.runtime]\\ndefault_runtime = \"runc\"\\n' > {dropin}")
@@ -88,20 +95,22 @@ def test_check_mode_plans_from_the_effective_default_and_changes_nothing(host, e
         assert report is None
         assert host.run_expect([0], SNAPSHOT).stdout == before
     finally:
-        host.run(f"rm -f {dropin}")
-        _restart_crio(host, expected)
         _start_kubelet_and_wait_for_the_static_pod(host, expected)
-    assert chain_info(host, expected)["summary"]["fail"] == 0
+    result = chain_info(host, expected)
+    assert sorted(result["summary"]["failed"]) == ["handler.default", "runtime.config_precedence"], result["summary"]
 
 
-def test_crio_to_containerd(host, expected, tmp_path):
+def test_crio_to_containerd_keeps_the_default_handler_crio_really_used(host, expected, tmp_path):  # issue 11 item 7
+    """CRI-O's effective default is runc (the drop-in), the inventory says crun: the switch reads
+    the runtime's effective config, and containerd comes up with runc as its default and crun
+    still registered."""
     rc, output, report = switch(tmp_path, "containerd")
     assert rc == 0, output[-4000:]
+    assert "crio/runc -> containerd/runc" in " ".join(output.split()), output[-3000:]
     assert report["result"] == "switched" and report["leftovers"]["left_anything"] is False, report
     assert report["downtime_seconds"] > 0
-    assert_node_runs(host, expected, "containerd")
-    # Both handlers of the node (crun default, runc) are registered with the new runtime.
-    assert chain_info(host, expected, runtime="auto")["chain"]["handlers"] == sorted(expected["handlers"])
+    assert_node_runs(host, expected, "containerd", oci_runtime="runc")
+    host.run_expect([0], f"rm -f {expected['crio_config'].rsplit('/', 1)[0]}/zz-local.conf")  # CRI-O is stopped and masked
     # The distribution's containerd, started on the role's config file and socket.
     assert host.package("containerd").is_installed
     assert f"--config {expected['containerd_config']}" in host.run_expect([0], "systemctl show --property ExecStart containerd").stdout
@@ -112,7 +121,7 @@ def test_the_verifier_right_after_a_switch_checks_the_running_runtime(host, expe
     other check describes the containerd chain (no stray-runtime or CRI-O failures). The
     verifier runs as role verify runs it (the running runtime found, the inventory's runtime
     expected); verify.yml itself runs in the shared chain tests (CI time: one playbook fewer)."""
-    args = json.loads(chain_info_args(expected, runtime="auto"))
+    args = json.loads(chain_info_args({**expected, "oci_runtime": "runc"}, runtime="auto"))  # the OCI default the switch kept
     args["expected"]["runtime"] = expected["runtime"]
     result = host.ansible("kubenode.runtime_chain.runtime_chain_info", json.dumps(args), become=True, check=False)
     assert result["summary"]["failed"] == ["runtime.inventory"], [c for c in result["checks"] if c["status"] == "fail"]
@@ -129,12 +138,13 @@ def test_switching_again_to_the_same_runtime_changes_nothing(host, tmp_path):
     assert report is None
 
 
-def test_containerd_to_crio(host, expected, tmp_path):
-    rc, output, report = switch(tmp_path, "crio")
+def test_containerd_to_crio_with_crun_as_the_default_again(host, expected, tmp_path):
+    """The runtime and the default OCI runtime switched in one run (containerd/runc -> crio/crun)."""
+    rc, output, report = switch(tmp_path, "crio", "-e", f"runtime_switch_oci_runtime={expected['oci_runtime']}")
     assert rc == 0, output[-4000:]
+    assert f"containerd/runc -> crio/{expected['oci_runtime']}" in " ".join(output.split()), output[-3000:]
     assert report["result"] == "switched" and report["leftovers"]["left_anything"] is False, report
     assert_node_runs(host, expected, "crio")
-    assert chain_info(host, expected, runtime="auto")["chain"]["handlers"] == sorted(expected["handlers"])
 
 
 def test_a_failed_switch_rolls_back(host, expected, tmp_path):
