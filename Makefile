@@ -14,7 +14,7 @@ export PY_COLORS ?= 1
 # Scenarios live in molecule/ (not extensions/molecule/): say so, and Molecule stops warning.
 export MOLECULE_GLOB := molecule/*/molecule.yml
 # Scenarios run by `make molecule` (one fresh VM each, one after another).
-SCENARIOS ?= containerd crio debian12
+SCENARIOS ?= containerd crio
 HOST_PACKAGES := qemu-system-x86 qemu-utils mmdebstrap debvm socat e2fsprogs openssh-client \
   busybox-static gcc libc6-dev make pkg-config libseccomp-dev containerd runc
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -130,13 +130,17 @@ molecule: venv artifacts image ## Molecule scenarios on fresh VMs, one after ano
 # at a time use both cores of a 2-core machine. make starts the jobs in the order of VM_JOBS
 # as slots free up, so the list goes longest first (measured times in the notes of
 # results/ci-times.md); each job's output is printed when it ends, -k runs every job.
-VM_JOBS ?= molecule-crio itest-bad-input molecule-containerd molecule-debian12 itest-rest
+VM_JOBS ?= molecule-crio itest-bad-input molecule-containerd itest-rest
 
 .PHONY: vm-tests
 vm-tests: venv artifacts image ## Integration tests and the Molecule scenarios, as jobs two at a time ($(VM_JOBS))
 	@start=$$(date +%s); status=0; \
 	$(MAKE) --no-print-directory -k -j2 --output-sync=target $(addprefix vm-job-,$(VM_JOBS)) || status=1; \
 	echo "vm-tests: took $$(( $$(date +%s) - start )) s"; exit $$status
+
+.PHONY: test-full
+test-full: ## `make test` plus the proofs CI leaves out for its time (tests marked `full`)
+	KUBENODE_FULL_TESTS=1 $(MAKE) --no-print-directory test
 
 .PHONY: $(addprefix vm-job-,$(VM_JOBS))
 # A static pattern rule: make searches no implicit rule for a phony target.

@@ -13,7 +13,7 @@ from tools.testbed import paths, vm
 from tools.testbed.__main__ import ansible_vars
 
 ROOT = Path(__file__).resolve().parents[2]
-# The test bed's opt-in Mitogen strategy (faster on emulated guests; Molecule's debian12
+# The test bed's opt-in Mitogen strategy (faster on emulated guests; Molecule's containerd
 # scenario proves the playbooks under Ansible's stock linear strategy).
 MITOGEN_ENV = paths.MITOGEN_ENV
 

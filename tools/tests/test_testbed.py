@@ -184,6 +184,9 @@ def test_image_recipe_bakes_no_key_and_only_reachable_sources(tmp_path):
     assert "10.0.2.100 a.example" in hooks
     assert "--lock root" in hooks
     assert "trixie-security" not in hooks  # no security archive on that host
+    # The test bed's low CPU weight for kubelet, outside the files the roles manage.
+    assert f"printf '[Service]\\nCPUWeight=10\\n' > \"$1{image.KUBELET_CPU_DROPIN}\"" in hooks
+    assert str(image.KUBELET_CPU_DROPIN).startswith("/etc/systemd/system.control/kubelet.service.d/")
 
 
 @pytest.mark.parametrize("bad", ["", "../x", ".hidden", "a/b"])

@@ -116,6 +116,17 @@ def run_playbook(name: str, *extra: str):
     return result.returncode, result.stdout + result.stderr
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``full`` run only with KUBENODE_FULL_TESTS=1 (``make test-full``): CI's
+    90-minute limit on a 2-core machine leaves them out, and the run says so for each."""
+    if os.environ.get("KUBENODE_FULL_TESTS") == "1":
+        return
+    skip = pytest.mark.skip(reason="the full tier (make test-full, or KUBENODE_FULL_TESTS=1): left out of CI for its time")
+    for item in items:
+        if "full" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     """On a failed test, attach the journals of kubelet and both runtimes and `crictl info`."""
