@@ -278,16 +278,25 @@ def kubelet_start_to_running(inst: vm.Instance) -> float:
     return round(float(ssh(inst, script).strip()), 1)
 
 
+def module_duration(document: dict) -> float:
+    """runtime_chain_info's ``duration_seconds`` from verify.yml's json-callback ``document`` (pure)."""
+    task = next(t for play in document["plays"] for t in play["tasks"] if t["task"]["name"].endswith("Walk the runtime chain"))
+    return task["hosts"]["node"]["duration_seconds"]
+
+
 def chain_info_and_crictl_info(inventory: Path, inst: vm.Instance, runs: int = 3) -> dict:
-    """runtime_chain_info's own ``duration_seconds`` on the host, and one `crictl info` and one
-    `kubelet --version` timed there (monotonic clock in the guest); medians of ``runs`` runs,
+    """runtime_chain_info's own ``duration_seconds`` on the host, run as role verify runs it
+    (verify.yml: every path and endpoint from the roles' variables), and one `crictl info` and
+    one `kubelet --version` timed there (monotonic clock in the guest); medians of ``runs`` runs,
     Ansible's connection overhead left out."""
     env = dict(ansible_env("linear", dict(os.environ)), ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="json")
     module = []
-    for _ in range(runs):
-        out = subprocess.run([ansible_bin("ansible"), "-i", str(inventory), "node", "-b", "-m", "kubenode.runtime_chain.runtime_chain_info",
-                              "-a", "runtime=auto fail_on_checks=false"], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
-        module.append(json.loads(out.stdout)["plays"][0]["tasks"][0]["hosts"]["node"]["duration_seconds"])
+    with tempfile.TemporaryDirectory(prefix="kubenode-bench-verify-") as reports:
+        for _ in range(runs):
+            out = subprocess.run([ansible_bin("ansible-playbook"), "-i", str(inventory), str(ROOT / "playbooks" / "verify.yml"),
+                                  "-e", "verify_fail=false", "-e", f"verify_report_dir={reports}"],
+                                 cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+            module.append(module_duration(json.loads(out.stdout)))
     timer = ("python3 -c 'import subprocess, sys, time\nfor argv in ([\"crictl\", \"info\"], [\"kubelet\", \"--version\"]):\n"
              "    for _ in range(%d):\n        t = time.monotonic(); subprocess.run(argv, check=True, capture_output=True); "
              "print(argv[0], time.monotonic() - t)'" % runs)

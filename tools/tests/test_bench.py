@@ -154,3 +154,11 @@ def test_page_warns_when_other_vms_ran():
     assert "**Other test-bed VMs ran during this run** (molecule-containerd/node)" in bench.render_markdown(f)
     f["other_vms_seen"] = []
     assert "Other test-bed VMs" not in bench.render_markdown(f)
+
+
+def test_the_module_duration_comes_from_role_verifys_task():
+    document = {"plays": [{"tasks": [
+        {"task": {"name": "Read the contracts"}, "hosts": {"node": {}}},
+        {"task": {"name": "kubenode.runtime_chain.verify : Walk the runtime chain"}, "hosts": {"node": {"duration_seconds": 2.5}}},
+    ]}]}
+    assert bench.module_duration(document) == 2.5
