@@ -7,10 +7,8 @@ import shlex
 import subprocess
 from pathlib import Path
 
-import yaml
-
 from tools.testbed import paths, vm
-from tools.testbed.__main__ import ansible_vars
+from tools.testbed.__main__ import write_inventory
 
 ROOT = Path(__file__).resolve().parents[2]
 # The test bed's opt-in Mitogen strategy (faster on emulated guests; Molecule's containerd
@@ -28,16 +26,6 @@ cat /proc/sys/net/ipv4/ip_forward /proc/swaps
 systemctl list-unit-files --state=masked --no-legend | sort
 systemctl is-active containerd || true
 """
-
-
-def write_inventory(inst: vm.Instance, directory: Path) -> Path:
-    """An inventory dir for ``inst`` that shares the local inventory's group_vars."""
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "hosts.yml").write_text(yaml.safe_dump({"all": {"hosts": {"node": ansible_vars(inst)}}}))
-    link = directory / "group_vars"
-    if not link.exists():
-        link.symlink_to(ROOT / "inventories" / "local" / "group_vars")
-    return directory
 
 
 def playbook(inventory: Path, playbook_path: str, *extra: str, mitogen: bool = False) -> subprocess.CompletedProcess:

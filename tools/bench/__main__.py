@@ -41,11 +41,9 @@ import threading
 import time
 from pathlib import Path
 
-import yaml
-
 from tools.artifacts.build import load_manifest
 from tools.testbed import image, mirror, paths, vm
-from tools.testbed.__main__ import ansible_vars
+from tools.testbed.__main__ import write_inventory
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "results"
@@ -228,16 +226,6 @@ def render_markdown(f: dict) -> str:
 
 
 # ---------------------------------------------------------------- VM work
-def write_inventory(inst: vm.Instance, directory: Path) -> Path:
-    """An inventory dir for ``inst`` (host ``node``) that shares the local inventory's group_vars."""
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "hosts.yml").write_text(yaml.safe_dump({"all": {"hosts": {"node": ansible_vars(inst)}}}))
-    link = directory / "group_vars"
-    if not link.exists():
-        link.symlink_to(ROOT / "inventories" / "local" / "group_vars")
-    return directory
-
-
 def ansible_bin(name: str) -> str:
     """``name`` next to this Python (the venv's, also when .venv/bin is not on PATH), else from PATH."""
     local = Path(sys.executable).parent / name

@@ -21,9 +21,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tests.integration.vmtools import playbook, write_inventory
+from tests.integration.vmtools import playbook
 from tools.artifacts.build import load_manifest
 from tools.testbed import mirror, vm
+from tools.testbed.__main__ import write_inventory
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "results"

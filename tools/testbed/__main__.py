@@ -150,6 +150,18 @@ def ansible_vars(inst: vm.Instance) -> dict:
     }
 
 
+def write_inventory(inst: vm.Instance, directory: Path) -> Path:
+    """An inventory dir for ``inst`` (host ``node``) that shares the local inventory's group_vars."""
+    import yaml  # the venv's; the rest of this CLI runs on the host's Python
+
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "hosts.yml").write_text(yaml.safe_dump({"all": {"hosts": {"node": ansible_vars(inst)}}}))
+    link = directory / "group_vars"
+    if not link.exists():
+        link.symlink_to(Path(__file__).resolve().parents[2] / "inventories" / "local" / "group_vars")
+    return directory
+
+
 def cmd_serve(args) -> int:
     handler = functools.partial(_QuietHandler, directory=args.root)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)

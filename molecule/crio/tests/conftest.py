@@ -5,4 +5,4 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "_shared" / "tests"))
 
-from chaintest import cri, expected, images, pytest_collection_modifyitems, pytest_runtest_makereport  # noqa: E402,F401
+from chaintest import cri, expected, images, pytest_runtest_makereport  # noqa: E402,F401
