@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from .versions import containerd_config_version, parse_semver, semver_lt
 
-LINKS = ("kernel", "runtime", "cri", "handler", "oci", "kubelet", "endpoint", "cni", "sandbox", "version")
+LINKS = ("kernel", "runtime", "cri", "handler", "oci", "kubelet", "endpoint", "cni", "registry", "sandbox", "version")
 RUNTIME_NAMES = {"containerd": "containerd", "crio": "cri-o"}
 CRI_V2_PLUGIN = "io.containerd.grpc.v1.cri"
 CRI_V3_RUNTIME = "io.containerd.cri.v1.runtime"
@@ -227,6 +227,7 @@ def crio_config(facts: dict) -> dict:
         "network_dir": network.get("network_dir"),
         "plugin_dirs": network.get("plugin_dirs") or [],
         "pause_image": image.get("pause_image"),
+        "global_auth_file": image.get("global_auth_file"),
     }
 
 
@@ -755,6 +756,75 @@ def sandbox_checks(sandbox: dict, expected_image: str | None, runtime: str = "co
     return out
 
 
+# ---------------------------------------------------------------- registries
+
+def _mirror_key(url: str) -> str:
+    """A mirror URL without its scheme and trailing slash (containerd and CRI-O spell them differently)."""
+    return url.split("://", 1)[-1].rstrip("/")
+
+
+def registry_config_check(runtime: str, name: str, entry: dict, asked: list[str]) -> dict:
+    """The runtime's mirrors for registry ``name`` (its effective registry configuration) are
+    the ones asked for (``asked``: URLs, in order)."""
+    id_ = f"registry.config.{name}"
+    observed = [m["url"] for m in entry.get("mirrors", [])]
+    if entry.get("error"):
+        return check(id_, "registry", "fail", "unreadable", asked, entry["source"],
+                     f"{entry['source']} does not parse: {entry['error']}")
+    if not entry.get("present"):
+        where = "hosts.toml" if runtime == "containerd" else "[[registry]] table"
+        return check(id_, "registry", "fail", None, asked, entry["source"],
+                     f"the runtime has no {where} for {name}: its pulls go to the registry itself (offline, they fail); "
+                     "run site.yml to write the mirror configuration")
+    ok = [_mirror_key(u) for u in observed] == [_mirror_key(u) for u in asked]
+    return check(id_, "registry", "ok" if ok else "fail", observed, asked, entry["source"],
+                 "" if ok else f"the runtime's mirrors for {name} are {observed or 'none'}, the inventory asks {asked}: "
+                               "run site.yml (the role owns this file)")
+
+
+def registry_mirror_check(name: str, index: int, mirror: dict) -> dict:
+    """A mirror the runtime uses answers the registry API from the node, with the CA, TLS
+    setting and credentials the runtime uses; a 401 with credentials is a refused login."""
+    probe = mirror.get("probe") or {}
+    url = probe.get("url", mirror.get("url"))
+    id_ = f"registry.mirror.{name}.{index}"
+    ca = ", ".join(mirror.get("ca") or []) or ("none (skip_verify)" if mirror.get("skip_verify") else "the system CAs")
+    creds = "with the runtime's credentials" if mirror.get("has_credentials") else "without credentials"
+    source = f"GET {url} from the node (CA: {ca}; {creds})"
+    error = probe.get("error")
+    status = probe.get("status")
+    if error:
+        hint = {"tls": f"TLS to the mirror of {name} failed: {error['message']}; give the CA that signed its certificate (ca)",
+                "connect": f"the mirror of {name} is unreachable from the node: {error['message']}"}.get(
+                    error["kind"], f"the mirror of {name} failed: {error['message']}")
+        return check(id_, "registry", "fail", error["kind"], "HTTP 200", source, hint)
+    if status == 200:
+        return check(id_, "registry", "ok", status, 200, source)
+    if status == 401:
+        if mirror.get("has_credentials"):
+            return check(id_, "registry", "fail", "401 with credentials", 200, source,
+                         f"the mirror of {name} refused the configured credentials (401): fix the username or password")
+        if (probe.get("challenge") or "").lower() == "bearer":
+            return check(id_, "registry", "ok", "401 (token auth: anonymous pulls get a token)", "200 or a token challenge", source)
+        return check(id_, "registry", "fail", "401 without credentials", 200, source,
+                     f"the mirror of {name} wants credentials (basic auth) and the runtime has none: set username and password")
+    return check(id_, "registry", "fail", status, 200, source,
+                 f"the mirror of {name} answered HTTP {status} at {url}: not a registry API root (check the URL and override_path)")
+
+
+def registry_checks(runtime: str, registries: dict | None) -> list[dict]:
+    """The registry link: per asked registry its configuration, then each mirror the runtime uses."""
+    out = []
+    if not registries:
+        return out
+    for name, asked in (registries.get("asked") or {}).items():
+        entry = (registries.get("registries") or {}).get(name) or {"present": False, "source": "", "mirrors": []}
+        out.append(registry_config_check(runtime, name, entry, asked))
+        for index, mirror in enumerate(entry.get("mirrors", [])):
+            out.append(registry_mirror_check(name, index, mirror))
+    return out
+
+
 # ---------------------------------------------------------------- all
 
 def presence_checks(facts: dict, expected: dict) -> list[dict]:
@@ -819,6 +889,7 @@ def run_checks(facts: dict, expected: dict, compare_versions=None) -> list[dict]
         pods = static_pod_check(kubelet, facts.get("running_pods"))
         if pods:
             checks.append(pods)
+        checks += registry_checks(runtime, facts.get("registries"))
     checks += endpoint_checks(facts.get("endpoint", ""), facts.get("sockets", {}), facts.get("crictl", {}), kubelet,
                               facts.get("socket_paths"))
     return sorted(checks, key=lambda c: (LINKS.index(c["link"]), c["id"]))

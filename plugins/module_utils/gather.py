@@ -758,3 +758,181 @@ def debian_version_compare(run):
         return 0 if run(["dpkg", "--compare-versions", a, "eq", b])[0] == 0 else 1
 
     return compare
+
+
+# ---------------------------------------------------------------- registries
+
+def containerd_registry_config_path(info: dict, config: dict | None) -> tuple[str | None, str]:
+    """The registry hosts directory containerd reads, and where that came from: the CRI Status
+    info (``config.registry.configPath``), else the config file (v3/v4 and v2 tables)."""
+    path = ((info.get("config") or {}).get("registry") or {}).get("configPath")
+    if path:
+        return path, "CRI Status info: config.registry.configPath"
+    plugins = (config or {}).get("plugins") or {}
+    for table in ("io.containerd.cri.v1.images", "io.containerd.grpc.v1.cri"):
+        path = ((plugins.get(table) or {}).get("registry") or {}).get("config_path")
+        if path:
+            return path, f"config.toml: plugins.'{table}'.registry.config_path"
+    return None, "containerd reports no registry config_path"
+
+
+def containerd_registry_facts(config_path: str | None, registries: list[str]) -> dict:
+    """What containerd would use for each of ``registries``: ``<config_path>/<registry>/hosts.toml``
+    parsed (``server``, ``mirrors`` in the order containerd tries them: url, ca, skip_verify,
+    authorization, override_path), or ``error``. ``others``: configured registries not asked
+    for. The Authorization header's value never leaves this function: only whether it is set
+    (``has_credentials``) and, for the probe, the header itself under ``_authorization``."""
+    out: dict = {"config_path": config_path, "registries": {}, "others": []}
+    if not config_path:
+        return out
+    first = config_path.split(":")[0]  # containerd takes the first of a colon-separated list
+    try:
+        present = sorted(os.listdir(first))
+    except OSError:
+        present = []
+    out["others"] = [name for name in present if name not in registries]
+    for name in registries:
+        path = os.path.join(first, name, "hosts.toml")
+        doc = toml_file_facts(path)
+        entry: dict = {"source": path, "present": doc["present"], "error": doc["config_error"], "mirrors": []}
+        config = doc["config"] or {}
+        hosts = list((config.get("host") or {}).items())
+        entry["server"] = server = config.get("server")
+        # A server that is not the registry itself is a mirror too (the last one tried, with the
+        # file's top-level settings), unless it repeats a [host] (role containerd's mirrors_only).
+        if server and server.split("://", 1)[-1].split("/", 1)[0] not in (name, "registry-1.docker.io") \
+                and server.rstrip("/") not in [url.rstrip("/") for url, _host in hosts]:
+            hosts.append((server, config))
+        for url, host in hosts:
+            header = host.get("header") or {}
+            auth = header.get("Authorization") or header.get("authorization")
+            auth = auth[0] if isinstance(auth, list) and auth else auth
+            ca = host.get("ca")
+            entry["mirrors"].append({"url": url, "ca": [ca] if isinstance(ca, str) else list(ca or []),
+                                     "skip_verify": bool(host.get("skip_verify")), "override_path": bool(host.get("override_path")),
+                                     "has_credentials": bool(auth), "_authorization": auth or ""})
+        out["registries"][name] = entry
+    return out
+
+
+def crio_registry_facts(conf: str, certs_dir: str, auth_file: str | None, registries: list[str]) -> dict:
+    """What CRI-O (containers/image) would use for each of ``registries``: the ``[[registry]]``
+    table whose prefix is the registry, from ``conf`` and its ``.d`` drop-ins in lexical order
+    (a later table with the same prefix replaces an earlier one, containers-registries.conf(5)),
+    its mirrors (location, insecure, the CA files of ``<certs_dir>/<host>/*.crt``, whether the
+    auth file has credentials for it), or ``error``."""
+    files = [conf, *sorted(glob.glob(os.path.join(conf + ".d", "*.conf")))]
+    tables: dict = {}
+    errors = []
+    for path in files:
+        doc = toml_file_facts(path)
+        if doc["config_error"]:
+            errors.append(f"{path}: {doc['config_error']}")
+        for table in (doc["config"] or {}).get("registry") or []:
+            prefix = table.get("prefix") or table.get("location")
+            if prefix:
+                tables[prefix] = {**table, "_source": path}
+    auths = {}
+    if auth_file:
+        text = read(auth_file)
+        try:
+            auths = (json.loads(text) if text else {}).get("auths") or {}
+        except ValueError as exc:
+            errors.append(f"{auth_file}: {exc}")
+    out: dict = {"files": [f for f in files if os.path.exists(f)], "errors": errors, "registries": {},
+                 "others": sorted(p for p in tables if p not in registries)}
+    for name in registries:
+        table = tables.get(name)
+        entry: dict = {"source": (table or {}).get("_source") or ", ".join(files), "present": table is not None,
+                       "error": "; ".join(errors) or None, "mirrors": []}
+        mirrors = list((table or {}).get("mirror") or [])
+        # A location that is not the registry itself is a mirror too (the last one tried).
+        if table and table.get("location") and table["location"] != name:
+            mirrors.append({"location": table["location"], "insecure": table.get("insecure")})
+        for mirror in mirrors:
+            location = mirror.get("location", "")
+            host = location.split("/", 1)[0]
+            auth = (auths.get(location) or auths.get(host) or {}).get("auth")
+            entry["mirrors"].append({"url": f"https://{location}", "location": location,
+                                     "ca": sorted(glob.glob(os.path.join(certs_dir, host, "*.crt"))),
+                                     "skip_verify": bool(mirror.get("insecure")), "override_path": False,
+                                     "has_credentials": bool(auth), "_authorization": f"Basic {auth}" if auth else ""})
+        out["registries"][name] = entry
+    return out
+
+
+def probe_mirror(mirror: dict, timeout: int = 10) -> dict:
+    """GET the mirror's registry API root (``<url>/v2/``, or ``<url>/`` with override_path) from
+    the node, as the runtime would: its CA files (else the system's), skip_verify, its
+    Authorization header (Ansible's ``open_url``). Returns ``status`` (HTTP code or None),
+    ``challenge`` (the WWW-Authenticate scheme), ``api_version`` (Docker-Distribution-Api-Version)
+    and ``error`` ({kind: tls|connect, message}); the credentials are never part of the result."""
+    import ssl  # noqa: PLC0415 - only the registry probe needs these
+    import tempfile  # noqa: PLC0415
+    import urllib.error  # noqa: PLC0415
+
+    from ansible.module_utils.urls import SSLValidationError, open_url  # noqa: PLC0415
+
+    base = mirror["url"].rstrip("/")
+    url = base + "/" if mirror.get("override_path") else base + "/v2/"
+    result: dict = {"url": url, "status": None, "challenge": None, "api_version": None, "error": None}
+    headers = {"Authorization": mirror["_authorization"]} if mirror.get("_authorization") else {}
+    bundle = None
+    cas = mirror.get("ca") or []
+    try:
+        if cas and not mirror.get("skip_verify"):
+            # One bundle of every CA file the runtime trusts for this mirror.
+            with tempfile.NamedTemporaryFile("w", suffix=".crt", delete=False) as handle:
+                bundle = handle.name
+                for ca in cas:
+                    text = read(ca)
+                    if text is None:
+                        result["error"] = {"kind": "tls", "message": f"CA file {ca} cannot be read"}
+                        return result
+                    handle.write(text if text.endswith("\n") else text + "\n")
+        response = open_url(url, method="GET", headers=headers, timeout=timeout, validate_certs=not mirror.get("skip_verify"),
+                            ca_path=bundle, follow_redirects="safe", use_proxy=False)
+        result["status"] = response.status
+        result["api_version"] = response.headers.get("Docker-Distribution-Api-Version")
+    except urllib.error.HTTPError as exc:
+        result["status"] = exc.code
+        result["challenge"] = (exc.headers.get("WWW-Authenticate") or "").split(" ", 1)[0] or None
+        result["api_version"] = exc.headers.get("Docker-Distribution-Api-Version")
+    except (SSLValidationError, ssl.SSLError) as exc:
+        result["error"] = {"kind": "tls", "message": str(exc)}
+    except urllib.error.URLError as exc:
+        reason = exc.reason
+        kind = "tls" if isinstance(reason, ssl.SSLError) else "connect"
+        result["error"] = {"kind": kind, "message": str(getattr(reason, "verify_message", None) or reason)}
+    except (OSError, ValueError) as exc:
+        result["error"] = {"kind": "connect", "message": str(exc)}
+    finally:
+        if bundle:
+            os.unlink(bundle)
+    return result
+
+
+def registry_facts(runtime: str, asked: dict, facts: dict, *, containerd_hosts_dir: str | None = None,
+                   crio_registries_conf: str = "/etc/containers/registries.conf", crio_certs_dir: str = "/etc/containers/certs.d",
+                   timeout: int = 10) -> dict:
+    """The runtime's registry configuration for the ``asked`` registries (registry -> mirror
+    URLs, in order), each mirror probed from the node (probe_mirror). Secrets are dropped
+    before the facts are returned."""
+    names = list(asked)
+    if runtime == "containerd":
+        info = (facts.get("cri") or {}).get("info") or {}
+        path, source = containerd_registry_config_path(info, (facts.get("containerd") or {}).get("config"))
+        if not path and containerd_hosts_dir:
+            path, source = containerd_hosts_dir, "module parameter registry_hosts_dir"
+        out = containerd_registry_facts(path, names)
+        out["config_path_source"] = source
+    else:
+        auth_file = crio_config(facts.get("crio") or {}).get("global_auth_file") or None
+        out = crio_registry_facts(crio_registries_conf, crio_certs_dir, auth_file, names)
+        out["auth_file"] = auth_file
+    for entry in out["registries"].values():
+        for mirror in entry["mirrors"]:
+            mirror["probe"] = probe_mirror(mirror, timeout)
+            mirror.pop("_authorization", None)
+    out["asked"] = asked
+    return out

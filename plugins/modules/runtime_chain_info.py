@@ -131,8 +131,33 @@ options:
         containerRuntimeEndpoint wins over the KubeletConfiguration's when present (role
         C(kubelet) variable C(kubelet_kubeadm_instance_config_file)).
     type: path
+  registries:
+    description:
+      - Registry mirrors the inventory asks for, by upstream registry (host[:port] as image
+        references name it) -> the mirror URLs in the order they are tried. Role C(verify)
+        passes C(kubenode_registries). For each registry, check C(registry.config.<registry>)
+        compares the runtime's own registry configuration with them (containerd, the
+        C(hosts.toml) under the C(config_path) its CRI reports; CRI-O, the C([[registry]])
+        table of C(registries.conf) and its drop-ins that wins) and check
+        C(registry.mirror.<registry>.<n>) sends C(GET /v2/) to each mirror the runtime uses, from
+        the node, with the CA files, TLS setting and credentials the runtime uses (read from
+        its files; never returned). C(fail) on a TLS error, an unreachable mirror, a 401 with
+        credentials (refused login) or a basic-auth 401 without them.
+    type: dict
+    default: {}
+  registry_hosts_dir:
+    description: containerd's registry hosts directory, used when the runtime reports none (role C(containerd) variable C(containerd_registry_config_path)).
+    type: path
+  crio_registries_conf:
+    description: The containers-registries.conf(5) file CRI-O reads; its C(.d) directory holds the drop-ins.
+    type: path
+    default: /etc/containers/registries.conf
+  crio_certs_dir:
+    description: The containers-certs.d(5) directory (C(<dir>/<mirror host:port>/*.crt) are a mirror's CA files; role C(crio) variable C(crio_certs_dir)).
+    type: path
+    default: /etc/containers/certs.d
   timeout:
-    description: Timeout of each CRI call, in seconds.
+    description: Timeout of each CRI call and registry probe, in seconds.
     type: int
     default: 10
   include_facts:
@@ -253,6 +278,10 @@ ARGUMENT_SPEC = dict(
     crio_config=dict(type="path"),
     kubelet_configs=dict(type="list", elements="path", default=[]),
     kubelet_instance_config=dict(type="path"),
+    registries=dict(type="dict", default={}),
+    registry_hosts_dir=dict(type="path"),
+    crio_registries_conf=dict(type="path", default="/etc/containers/registries.conf"),
+    crio_certs_dir=dict(type="path", default="/etc/containers/certs.d"),
     timeout=dict(type="int", default=10),
     include_facts=dict(type="bool", default=False),
 )
@@ -317,6 +346,10 @@ def main():
                            kubelet_configs=p["kubelet_configs"], kubelet_instance_config=p["kubelet_instance_config"],
                            other_endpoints=p["other_endpoints"], binaries=p["runtime_binaries"], crio_config=p["crio_config"])
     facts["runtime_source"] = how
+    if p["registries"] and (facts.get(p["runtime"]) or {}).get("installed"):
+        facts["registries"] = gather.registry_facts(p["runtime"], p["registries"], facts, containerd_hosts_dir=p["registry_hosts_dir"],
+                                                    crio_registries_conf=p["crio_registries_conf"],
+                                                    crio_certs_dir=p["crio_certs_dir"], timeout=p["timeout"])
     checks = run_checks(facts, p["expected"], gather.debian_version_compare(run))
     summary = summarize(checks, p["ignore"])
     result = dict(changed=False, checks=checks, summary=summary, chain=chain_summary(facts),

@@ -171,6 +171,9 @@ def private_config(text: str, directory: Path) -> str:
     return text
 
 
+NO_EGRESS_PROXY = "http://127.0.0.1:9"
+
+
 @contextmanager
 def containerd_instance(config_text: str, binary: str = "containerd", wait: bool = True):
     directory = Path(tempfile.mkdtemp(prefix="kn-ctd-", dir="/tmp"))
@@ -178,7 +181,10 @@ def containerd_instance(config_text: str, binary: str = "containerd", wait: bool
     config.write_text(private_config(config_text, directory))
     log = open(directory / "containerd.log", "w")
     # The ctr next to a release containerd speaks its API version (the host's ctr is 1.x).
-    env = dict(os.environ, PATH=f"{Path(binary).parent}{os.pathsep}{os.environ['PATH']}") if os.sep in binary else None
+    env = dict(os.environ, PATH=f"{Path(binary).parent}{os.pathsep}{os.environ['PATH']}") if os.sep in binary else dict(os.environ)
+    # Registry requests to anything but loopback go to a proxy port where nothing listens: a
+    # pull that falls back to a real registry fails at once, with no name lookup.
+    env.update(HTTPS_PROXY=NO_EGRESS_PROXY, HTTP_PROXY=NO_EGRESS_PROXY, NO_PROXY="127.0.0.1,localhost")
     proc = subprocess.Popen([binary, "--config", str(config)], stdout=log, stderr=subprocess.STDOUT, env=env)
     inst = Containerd(directory, config, proc, binary)
     try:

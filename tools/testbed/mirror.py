@@ -1,7 +1,7 @@
 """Package sources for guests, and the loopback artifact mirror.
 
 Guests have no route to anything (QEMU user networking with ``restrict=on``). They reach
-exactly two services through explicit ``guestfwd`` rules on the virtual address
+exactly four services through explicit ``guestfwd`` rules on the virtual address
 ``GUEST_GATEWAY`` (10.0.2.100, inside QEMU's private slirp network, never on the wire):
 
 * port 80   -> the Debian archive that this machine's own apt uses (read from its apt
@@ -9,7 +9,9 @@ exactly two services through explicit ``guestfwd`` rules on the virtual address
   10.0.2.100 through /etc/hosts, so apt keeps the right ``Host:`` header and checks the
   signed InRelease files as usual;
 * port 8080 -> an HTTP server bound to 127.0.0.1 on this machine that serves the
-  artifact cache (see tools/artifacts).
+  artifact cache (see tools/artifacts);
+* ports 5000 and 5001 -> the test bed's public and private registries, bound to 127.0.0.1
+  (see registry.py).
 
 No archive host is written into the code: it is discovered at run time.
 """

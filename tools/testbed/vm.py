@@ -8,10 +8,11 @@ local inventory, or a benchmark run) and owns everything it creates there:
   systemd credential ``ssh.authorized_keys.root`` (nothing is baked into the image)
 * ``qemu.pid``, ``serial.log``, ``qemu.log``
 * ``httpd.pid``, ``httpd.port``  the loopback artifact mirror serving this guest
+* ``registry-{public,private}.pid``  its two registries (registry.py)
 * ``instance.json`` connection data (address, port, user, identity file)
 
 Networking is QEMU user mode with ``restrict=on``: SSH is forwarded from a free port on
-127.0.0.1, and the guest's only egress is the two ``guestfwd`` rules of ``mirror.py``.
+127.0.0.1, and the guest's only egress is the ``guestfwd`` rules of ``mirror.py``.
 
 ``down`` kills the processes and deletes the directory; it is idempotent and also cleans
 up what an interrupted ``up`` left behind. ``reap`` does that for whole groups and kills
@@ -31,7 +32,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from . import paths
+from . import paths, registry
 from .accel import ACCEL_ARGS, choose_accel
 from .image import DEFAULT_SUITE, BaseImage, ensure_image
 from .mirror import ARTIFACTS_PORT_IN_GUEST, GUEST_GATEWAY, host_debian_mirror
@@ -86,12 +87,16 @@ def qemu_argv(
     hostname: str,
     memory_mb: int,
     cpus: int,
+    registry_ports: dict[str, int] | None = None,
 ) -> list[str]:
     """Return the QEMU command line for one instance (pure; see the module docstring)."""
     netdev = f"user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:{ssh_port}-:22"
     netdev += f",guestfwd=tcp:{GUEST_GATEWAY}:80-cmd:socat STDIO TCP:{archive_host}:{archive_port}"
     if httpd_port is not None:
         netdev += f",guestfwd=tcp:{GUEST_GATEWAY}:{ARTIFACTS_PORT_IN_GUEST}-cmd:socat STDIO TCP:127.0.0.1:{httpd_port}"
+    for kind, port_in_guest in (("public", registry.PUBLIC_PORT_IN_GUEST), ("private", registry.PRIVATE_PORT_IN_GUEST)):
+        if registry_ports and kind in registry_ports:
+            netdev += f",guestfwd=tcp:{GUEST_GATEWAY}:{port_in_guest}-cmd:socat STDIO TCP:127.0.0.1:{registry_ports[kind]}"
     return [
         "qemu-system-x86_64",
         "-name", f"kubenode-testbed,process=kubenode-testbed:{directory}",
@@ -256,6 +261,7 @@ def _up_once(group: str, name: str, *, memory_mb: int, cpus: int, suite: str, mi
             check=True,
         )
         httpd_port = _start_httpd(directory, mirror_root)
+        registry_ports = registry.start(directory, log=log)
         started = time.monotonic()
         for attempt in range(5):
             port = _free_port()
@@ -263,6 +269,7 @@ def _up_once(group: str, name: str, *, memory_mb: int, cpus: int, suite: str, mi
                 image=image, directory=directory, accel=accel, ssh_port=port, httpd_port=httpd_port,
                 archive_host=mirror.host, archive_port=mirror.port, public_key=key.with_suffix(".pub").read_text().strip(),
                 hostname=f"{group}-{name}"[:63], memory_mb=memory_mb, cpus=cpus,
+                registry_ports=registry_ports,
             )
             result = subprocess.run(argv, capture_output=True, text=True, check=False)
             if result.returncode == 0:
@@ -296,6 +303,7 @@ def down(group: str, name: str) -> bool:
         return False
     _kill(_read_pid(directory / "qemu.pid"), str(directory))
     _kill(_read_pid(directory / "httpd.pid"), str(directory))
+    registry.stop(directory)
     shutil.rmtree(directory, ignore_errors=True)
     group_dir = directory.parent
     if group_dir.is_dir() and not any(group_dir.iterdir()):

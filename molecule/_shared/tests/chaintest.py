@@ -21,7 +21,6 @@ import pytest
 PROJECT = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", Path(__file__).resolve().parents[3]))
 sys.path.insert(0, str(PROJECT))
 
-from tools.artifacts.build import load_manifest  # noqa: E402,F401  (re-exported for the tests)
 
 
 def _env() -> dict:
@@ -77,6 +76,8 @@ def chain_info_args(expected: dict, **params) -> str:
             "runtime_binaries": {"containerd": f"{expected['containerd_bin_dir']}/containerd", "crio": f"{expected['crio_bin_dir']}/crio"},
             "kubelet_configs": [expected["kubelet_config"], expected["kubelet_kubeadm_config"]],
             "kubelet_instance_config": expected["kubelet_instance_config"], "fail_on_checks": False,
+            "registries": expected["registries"], "registry_hosts_dir": expected["registry_hosts_dir"],
+            "crio_certs_dir": expected["crio_certs_dir"],
             "expected": {"cgroup_driver": expected["cgroup_driver"], "oci_runtime": expected["oci_runtime"],
                          "kubernetes_version": expected["kubernetes_version"],
                          **({"sandbox_image": expected["sandbox_image"]} if expected["sandbox_image"] else {})},
@@ -96,9 +97,9 @@ def cri(host, expected):
 
 
 @pytest.fixture(scope="module")
-def images():
-    """The local test image (role containerd/crio imported it from kubenode_images)."""
-    return {"test-image": {"reference": load_manifest()["artifacts"]["test-image"]["reference"]}}
+def images(expected):
+    """The test image, by its upstream name (kubelet pulled it through the mirror for the proof pod)."""
+    return {"test-image": {"reference": expected["test_image"]}}
 
 
 def run_verify_playbook(tmp_path, *extra: str):

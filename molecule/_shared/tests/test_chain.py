@@ -64,9 +64,72 @@ def test_swap_is_off_now_and_at_boot(host):
     assert "masked" in host.run("systemctl is-enabled swap.target").stdout
 
 
-def test_the_sandbox_image_was_imported_by_the_role(host, expected):
+def test_every_image_came_through_the_mirrors_under_its_upstream_name(host, expected):
+    """Nothing was imported from an archive: the sandbox image and the proof pod's image
+    (imagePullPolicy Always) were pulled by their upstream names, and the guest reaches no
+    registry but the test bed's mirrors."""
+    wait_for_proof_pod(host)
     images = json.loads(host.run_expect([0], "crictl images -o json").stdout)["images"]
-    assert expected["sandbox_image"] in {t for i in images for t in i.get("repoTags") or []}
+    tags = {t for i in images for t in i.get("repoTags") or []}
+    assert {expected["sandbox_image"], expected["test_image"]} <= tags, tags
+    assert not [t for t in tags if t.startswith("localhost/")], tags
+
+
+def test_the_registry_link_is_verified(host, expected):
+    checks = {c["id"]: c for c in chain_info(host, expected)["checks"] if c["link"] == "registry"}
+    assert set(checks) == {f"registry.{kind}.{name}{suffix}" for name in expected["registries"]
+                           for kind, suffix in (("config", ""), ("mirror", ".0"))}
+    assert all(c["status"] == "ok" for c in checks.values()), checks
+    private = expected["private_image"].split("/", 1)[0]
+    assert "with the runtime's credentials" in checks[f"registry.mirror.{private}.0"]["source"]
+
+
+def test_an_authenticated_pull_works_and_without_credentials_or_the_registry_it_is_refused(host, expected, tmp_path):
+    """With the role's credentials the private image pulls; the same node rendered without
+    them (the field's missing secret) is refused with the registry's 401, and the verifier
+    names the registry; a registry removed from kubenode_registries leaves the node. The
+    runtime's registries tasks run at -vvv and never print the password."""
+    from chaintest import PROJECT, ansible_playbook
+
+    from tools.testbed import registry
+
+    record = json.loads((registry.registry_dir() / "testbed.json").read_text())
+    password = registry.ensure_credentials()["password"]
+    playbook = PROJECT / "molecule" / "_shared" / "registries.yml"
+    image, private = expected["private_image"], expected["private_image"].split("/", 1)[0]
+
+    def public(name):
+        return {"registry": name, "mirrors_only": True, "mirrors": [{"url": record["public_mirror"], "ca": record["ca"]}]}
+
+    def pull():
+        host.run("crictl rmi %s", image)
+        return host.run("crictl pull %s", image)
+
+    assert pull().rc == 0
+    without = [public(n) for n in record["mirrored"]] + [
+        {"registry": private, "mirrors_only": True, "mirrors": [{"url": record["private_mirror"], "ca": record["ca"]}]}]
+    try:
+        result = ansible_playbook(playbook, "-e", json.dumps({"kubenode_registries": without}))
+        assert result.returncode == 0, result.stdout[-3000:]
+        refused = pull()
+        assert refused.rc != 0 and any(w in refused.stderr.lower() for w in ("authoriz", "authenticat", "401")), refused.stderr
+        check = {c["id"]: c for c in chain_info(host, expected)["checks"]}[f"registry.mirror.{private}.0"]
+        assert check["status"] == "fail" and "wants credentials" in check["hint"], check
+
+        result = ansible_playbook(playbook, "-e", json.dumps({"kubenode_registries": [public(n) for n in record["mirrored"]]}))
+        assert result.returncode == 0, result.stdout[-3000:]
+        if expected["runtime"] == "containerd":
+            assert not host.file(f"{expected['registry_hosts_dir']}/{private}").exists
+        else:
+            assert private not in host.file(expected["crio_registries_conf_file"]).content_string
+        check = {c["id"]: c for c in chain_info(host, expected)["checks"]}[f"registry.config.{private}"]
+        assert check["status"] == "fail", check
+        assert pull().rc != 0
+    finally:
+        result = ansible_playbook(playbook, "-vvv")
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert password not in result.stdout + result.stderr
+    assert pull().rc == 0
 
 
 @contextlib.contextmanager
@@ -195,15 +258,20 @@ def test_kubelet_runs_on_the_node_endpoint_with_the_targeted_version(host, expec
     assert healthz.stdout.strip() == "ok"
 
 
-def test_the_static_pod_runs_through_the_chain(host):
-    """kubelet started the static pod: the runtime lists its sandbox and a Running container."""
-    deadline = time.monotonic() + 180
+def wait_for_proof_pod(host, timeout: float = 180) -> tuple[list, list]:
+    """The proof pod's sandboxes and containers, once kubelet started them (or at the timeout)."""
+    deadline = time.monotonic() + timeout
     while True:
         pods = json.loads(host.run_expect([0], "crictl pods --name kubenode-proof -o json").stdout)["items"]
         containers = json.loads(host.run_expect([0], "crictl ps --name proof -o json").stdout)["containers"]
         if (pods and containers) or time.monotonic() > deadline:
-            break
+            return pods, containers
         time.sleep(3)
+
+
+def test_the_static_pod_runs_through_the_chain(host):
+    """kubelet started the static pod: the runtime lists its sandbox and a Running container."""
+    pods, containers = wait_for_proof_pod(host)
     assert [p["state"] for p in pods] == ["SANDBOX_READY"]
     assert [c["state"] for c in containers] == ["CONTAINER_RUNNING"]
     assert containers[0]["podSandboxId"] == pods[0]["id"]
@@ -261,7 +329,7 @@ def test_verify_playbook_reports_every_link_ok_and_writes_reports(tmp_path, expe
     (host,) = report["hosts"].values()
     assert host["summary"]["fail"] == 0
     links = {c["link"] for c in host["checks"]}
-    assert {"kernel", "runtime", "cri", "handler", "oci", "kubelet", "endpoint", "cni", "sandbox", "version"} <= links
+    assert {"kernel", "runtime", "cri", "handler", "oci", "kubelet", "endpoint", "cni", "registry", "sandbox", "version"} <= links
     # The release chain (containerd 2.3, runc 1.4) has no warning. The only ones allowed are
     # true of a distribution's packages: Debian trixie's crun 1.21 predates two CVE fixes.
     warns = {c["id"] for c in host["checks"] if c["status"] == "warn"}
