@@ -90,10 +90,15 @@ def node(tmp_path_factory, mirror):
          ["Artifact crictl (offline)", "the checksum file", "the file is corrupt or another version"]),
         ("-e crictl_install_method=offline -e kubenode_offline_dir=/nonexistent",
          ["Artifact crictl (offline)", "is missing", "kubenode_offline_dir"]),
+        # Registry mirrors: a URL without scheme, a CA that is not on the controller.
+        ('-e {"kubenode_registries":[{"registry":"registry.k8s.io","mirrors":[{"url":"10.0.2.100:5000"}]}]}',
+         ["kubenode_registries[0].mirrors[0].url='10.0.2.100:5000' needs a scheme and a host: https://<host>[:port][/path]"]),
+        ('-e {"kubenode_registries":[{"registry":"registry.k8s.io","mirrors":[{"url":"https://10.0.2.100:5000","ca":"/nonexistent/ca.crt"}]}]}',
+         ["kubenode_registries[0].mirrors[0].ca=/nonexistent/ca.crt is not a file on the controller"]),
     ],
     ids=["unknown-runtime", "bad-cgroup-driver", "bad-role-cgroup-driver", "unknown-oci-runtime", "unsupported-distro-containerd",
          "tampered-file", "tampered-checksum-file", "missing-checksum-file", "pins-required", "wrong-pin", "malformed-pin",
-         "tampered-offline-file", "missing-offline-file"],
+         "tampered-offline-file", "missing-offline-file", "mirror-url-without-scheme", "mirror-ca-not-on-controller"],
 )
 def test_bad_input_fails_before_any_change(node, offline_dir, extra, names):
     inst, inventory = node

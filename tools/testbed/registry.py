@@ -315,9 +315,13 @@ def _gateway() -> str:
 
 def start(directory: Path, log=print) -> dict[str, int]:
     """Start the public and private registries of one VM (read-only on the store); return their ports."""
+    # VMs start side by side (make -j2): the first one makes the binary, CA and credentials.
+    with open(registry_dir() / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        ensure_binary(log=log)
+        pki = ensure_pki(_gateway())
+        creds = ensure_credentials()
     store = ensure_store(log=log)
-    pki = ensure_pki(_gateway())
-    creds = ensure_credentials()
     ports = {
         "public": _serve(directory, "public", root=store / "public", pki=pki, htpasswd=None, readonly=True, log=log),
         "private": _serve(directory, "private", root=store / "private", pki=pki, htpasswd=Path(creds["htpasswd"]),
@@ -350,6 +354,7 @@ def write_testbed_record() -> Path:
     }
     text = json.dumps(data, indent=2, sort_keys=True) + "\n"
     if not record.is_file() or record.read_text() != text:
-        record.with_suffix(".tmp").write_text(text)
-        record.with_suffix(".tmp").replace(record)
+        tmp = record.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(text)
+        tmp.replace(record)
     return record
