@@ -75,27 +75,32 @@ def registry_problems(registries: list, var: str = "kubenode_registries", runtim
         if reg.get("mirrors_only") and server is not None:
             problems.append(f"{where} sets both server and mirrors_only: the last mirror takes the server's place")
         for j, mirror in enumerate(mirrors):
-            mwhere = f"{where}.mirrors[{j}]"
-            problems += _shape_problems(mirror, mwhere, _MIRROR_KEYS, "at least url")
-            if not isinstance(mirror, dict):
-                continue
-            url = mirror.get("url")
-            if _url_problem(url):
-                problems.append(f"{mwhere}.url={url!r} {_url_problem(url)}")
-            caps = mirror.get("capabilities", ["pull", "resolve"])
-            if not isinstance(caps, list) or not caps or any(c not in _CAPABILITIES for c in caps):
-                problems.append(f"{mwhere}.capabilities={caps!r} must be a non-empty list of {', '.join(_CAPABILITIES)}")
-            ca = mirror.get("ca") or ""
-            if ca and not os.path.isfile(ca):
-                problems.append(f"{mwhere}.ca={ca} is not a file on the controller: give the path of the CA certificate "
-                                "(PEM) that signed the mirror's certificate")
-            if ca and mirror.get("skip_verify"):
-                problems.append(f"{mwhere} sets both ca and skip_verify: choose one")
-            if runtime == "crio" and mirror.get("override_path"):
-                problems.append(f"{mwhere}.override_path is containerd's: CRI-O has no such option; "
-                                "put the mirror's repository path in its url instead")
-            if bool(mirror.get("username")) != bool(mirror.get("password")):
-                problems.append(f"{mwhere} needs both username and password (or neither)")
+            problems += _mirror_problems(mirror, f"{where}.mirrors[{j}]", runtime)
+    return problems
+
+
+def _mirror_problems(mirror, where: str, runtime: str) -> list[str]:
+    """The problems of one mirror of registry_problems' input (``where``: its path in the variable)."""
+    problems = _shape_problems(mirror, where, _MIRROR_KEYS, "at least url")
+    if not isinstance(mirror, dict):
+        return problems
+    url = mirror.get("url")
+    if _url_problem(url):
+        problems.append(f"{where}.url={url!r} {_url_problem(url)}")
+    caps = mirror.get("capabilities", ["pull", "resolve"])
+    if not isinstance(caps, list) or not caps or any(c not in _CAPABILITIES for c in caps):
+        problems.append(f"{where}.capabilities={caps!r} must be a non-empty list of {', '.join(_CAPABILITIES)}")
+    ca = mirror.get("ca") or ""
+    if ca and not os.path.isfile(ca):
+        problems.append(f"{where}.ca={ca} is not a file on the controller: give the path of the CA certificate "
+                        "(PEM) that signed the mirror's certificate")
+    if ca and mirror.get("skip_verify"):
+        problems.append(f"{where} sets both ca and skip_verify: choose one")
+    if runtime == "crio" and mirror.get("override_path"):
+        problems.append(f"{where}.override_path is containerd's: CRI-O has no such option; "
+                        "put the mirror's repository path in its url instead")
+    if bool(mirror.get("username")) != bool(mirror.get("password")):
+        problems.append(f"{where} needs both username and password (or neither)")
     return problems
 
 
@@ -176,7 +181,7 @@ def _file_name(text: str) -> str:
 def containerd_hosts(registries: list[dict], config_path: str) -> list[dict]:
     """What containerd's registry ``config_path`` holds for normalized ``registries``.
 
-    One entry per registry: ``dir`` (``<config_path>/<registry>``), ``secret`` (true when a
+    One entry per registry: ``dir`` (``<config_path>/<registry>``), ``file`` (its hosts.toml), ``secret`` (true when a
     mirror has credentials: the file is then root-only), ``cas`` (controller ``src`` -> node
     ``dest``), ``hosts`` (per mirror: ``url``, ``capabilities``, ``skip_verify``,
     ``override_path``, ``ca`` (the node path or ''), ``authorization`` (the ``Basic`` header
@@ -202,8 +207,9 @@ def containerd_hosts(registries: list[dict], config_path: str) -> list[dict]:
             # containerd 1.6 rejects a hosts.toml without [host] tables ("invalid `host` tree").
             server_host = hosts[-1]
             server = server_host["url"]
-        out.append({"registry": reg["registry"], "dir": directory, "server": server, "server_host": server_host, "hosts": hosts,
-                    "cas": cas, "secret": any(h.get("authorization") for h in [*hosts, server_host or {}])})
+        out.append({"registry": reg["registry"], "dir": directory, "file": posixpath.join(directory, "hosts.toml"),
+                    "server": server, "server_host": server_host, "hosts": hosts, "cas": cas,
+                    "secret": any(h["authorization"] for h in hosts)})  # server_host is one of hosts
     return out
 
 
@@ -211,23 +217,16 @@ def crio_registries(registries: list[dict], certs_dir: str) -> dict:
     """What CRI-O reads for normalized ``registries``.
 
     Returns ``registries`` (containers-registries.conf(5) ``[[registry]]`` tables: ``prefix``,
-    ``location`` (with ``mirrors_only``, the last mirror's), ``insecure``, ``mirrors`` with ``location``, ``insecure``, ``pull_from_mirror``: ``all``, or
-    ``digest-only`` for a mirror without the resolve capability), ``cas`` (controller ``src``
+    ``location`` (with ``mirrors_only``, the last mirror's), ``insecure``, ``mirrors`` with
+    ``location``, ``insecure``, ``pull_from_mirror``: ``all``, or ``digest-only`` for a mirror without the resolve capability), ``cas`` (controller ``src``
     -> ``<certs_dir>/<mirror host>/kubenode-<registry>.crt``, containers-certs.d(5)) and
-    ``auths`` (containers-auth.json(5) ``auths``: mirror location -> {auth}).
-
-    Raises:
-        AnsibleFilterError: a mirror sets ``override_path`` (containerd only; CRI-O maps a
-            registry to a mirror location with the path given in its URL).
+    ``auths`` (containers-auth.json(5) ``auths``: mirror location -> {auth}). The input comes
+    from ``registries_normalized(..., runtime='crio')``, which refuses ``override_path``.
     """
     tables, cas, auths = [], [], {}
-    for i, reg in enumerate(registries):
+    for reg in registries:
         mirrors = []
-        for j, mirror in enumerate(reg["mirrors"]):
-            if mirror["override_path"]:
-                raise AnsibleFilterError(
-                    f"kubenode_registries[{i}].mirrors[{j}].override_path is containerd's: CRI-O has no such option; "
-                    "put the mirror's repository path in its url instead")
+        for mirror in reg["mirrors"]:
             mirrors.append({"location": mirror["location"], "insecure": mirror["skip_verify"] or mirror["scheme"] == "http",
                             "pull_from_mirror": "all" if "resolve" in mirror["capabilities"] else "digest-only"})
             if mirror["ca"]:
@@ -245,9 +244,15 @@ def crio_registries(registries: list[dict], certs_dir: str) -> dict:
     return {"registries": tables, "cas": cas, "auths": auths}
 
 
+def registry_mirror_urls(registries: list) -> dict:
+    """Registry -> its mirrors' URLs, in order (what runtime_chain_info's ``registries`` takes; no credentials)."""
+    return {reg["registry"]: [mirror["url"] for mirror in reg.get("mirrors") or []] for reg in registries or []}
+
+
 class FilterModule:
-    """registry_problems, registries_normalized, containerd_hosts, crio_registries."""
+    """registry_problems, registries_normalized, containerd_hosts, crio_registries, registry_mirror_urls."""
 
     def filters(self):
         return {"registry_problems": registry_problems, "registries_normalized": registries_normalized,
-                "containerd_hosts": containerd_hosts, "crio_registries": crio_registries}
+                "containerd_hosts": containerd_hosts, "crio_registries": crio_registries,
+                "registry_mirror_urls": registry_mirror_urls}

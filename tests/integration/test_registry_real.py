@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / ".ansible" / "colle
 from ansible_collections.kubenode.runtime_chain.plugins.filter.registries import (  # noqa: E402
     containerd_hosts,
     registries_normalized,
+    registry_mirror_urls,
 )
 from tools.testbed import registry  # noqa: E402
 
@@ -47,7 +48,7 @@ def write_hosts(ctd, registries_var: list[dict]) -> None:
         Path(entry["dir"]).mkdir(parents=True)
         for ca in entry["cas"]:
             shutil.copyfile(ca["src"], ca["dest"])
-        (Path(entry["dir"]) / "hosts.toml").write_text(render("containerd", "hosts.toml.j2", {"item": entry}))
+        Path(entry["file"]).write_text(render("containerd", "hosts.toml.j2", {"item": entry}))
 
 
 def asked(registries, password=None, with_private=True) -> list[dict]:
@@ -70,7 +71,7 @@ def registry_checks(ctd, crictl, tmp_path, registries_var) -> dict:
     result = run_module("runtime_chain_info", {
         "runtime": "containerd", "endpoints": {"containerd": ctd.endpoint}, "crictl_path": crictl,
         "containerd_config": str(ctd.config), "crictl_config": str(crictl_config), "runtime_binaries": {"containerd": ctd.binary},
-        "fail_on_checks": False, "registries": {r["registry"]: [m["url"] for m in r["mirrors"]] for r in registries_var}})
+        "fail_on_checks": False, "registries": registry_mirror_urls(registries_var)})
     assert "checks" in result, result
     return {c["id"]: c for c in result["checks"] if c["id"].startswith("registry.")}
 

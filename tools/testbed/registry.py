@@ -44,6 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import paths
+from .mirror import GUEST_GATEWAY
 
 PUBLIC_PORT_IN_GUEST = 5000
 PRIVATE_PORT_IN_GUEST = 5001
@@ -194,12 +195,6 @@ def ensure_credentials() -> dict:
 
 
 # ------------------------------------------------------------------ serving
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def registry_config(*, root: Path, port: int, pki: Path, htpasswd: Path | None, readonly: bool) -> dict:
     """Return docker-registry's configuration (distribution 2.x config.yml, as JSON, a YAML subset)."""
     config: dict = {
@@ -220,9 +215,10 @@ def registry_config(*, root: Path, port: int, pki: Path, htpasswd: Path | None, 
     return config
 
 
-def _serve(directory: Path, kind: str, *, root: Path, pki: Path, htpasswd: Path | None, readonly: bool, log=print) -> int:
+def _serve(directory: Path, kind: str, *, binary: Path, root: Path, pki: Path, htpasswd: Path | None, readonly: bool) -> int:
     """Start one registry process for ``directory``; return its loopback port once it accepts connections."""
-    binary = ensure_binary(log=log)
+    from .vm import _free_port  # noqa: PLC0415 - vm imports this module
+
     # The config file's path names the process for reap() (docker-registry takes no other tag).
     config_path = directory / f"{PROCESS_TAG}-registry-{kind}.json"
     for _attempt in range(5):
@@ -257,8 +253,9 @@ def _store_key(manifest: dict, binary: Path) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def ensure_store(log=print) -> Path:
-    """Return the registry storage directory holding every ``SERVED`` image (pushed once).
+def ensure_store(binary: Path, pki: Path, log=print) -> Path:
+    """Return the registry storage directory holding every ``SERVED`` image (pushed once with
+    ``binary``, TLS from ``pki``: see ensure_binary, ensure_pki).
 
     Source: the OCI archives of the artifact cache (``tools.artifacts build``), pushed with
     skopeo to a registry started for the purpose.
@@ -273,8 +270,6 @@ def ensure_store(log=print) -> Path:
     missing = sorted({s.artifact for s in SERVED if s.artifact} - set(manifest.get("artifacts", {})))
     if missing:
         raise RuntimeError(f"the artifact cache has no {', '.join(missing)}: run `make artifacts`")
-    binary = ensure_binary(log=log)
-    pki = ensure_pki(_gateway())
     store_root = registry_dir() / "store"
     store_root.mkdir(parents=True, exist_ok=True)
     key = _store_key(manifest, binary)
@@ -289,7 +284,7 @@ def ensure_store(log=print) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         for kind in ("public", "private"):
             (tmp / kind).mkdir(parents=True)
-            port = _serve(tmp, kind, root=tmp / kind, pki=pki, htpasswd=None, readonly=False, log=log)
+            port = _serve(tmp, kind, binary=binary, root=tmp / kind, pki=pki, htpasswd=None, readonly=False)
             try:
                 for served in (s for s in SERVED if s.private == (kind == "private")):
                     archive = (paths.artifacts_dir() / "mirror" / manifest["artifacts"][served.artifact]["path"]
@@ -307,25 +302,19 @@ def ensure_store(log=print) -> Path:
         return store
 
 
-def _gateway() -> str:
-    from .mirror import GUEST_GATEWAY  # noqa: PLC0415
-
-    return GUEST_GATEWAY
-
-
 def start(directory: Path, log=print) -> dict[str, int]:
     """Start the public and private registries of one VM (read-only on the store); return their ports."""
     # VMs start side by side (make -j2): the first one makes the binary, CA and credentials.
     with open(registry_dir() / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        ensure_binary(log=log)
-        pki = ensure_pki(_gateway())
+        binary = ensure_binary(log=log)
+        pki = ensure_pki(GUEST_GATEWAY)
         creds = ensure_credentials()
-    store = ensure_store(log=log)
+    store = ensure_store(binary, pki, log=log)
     ports = {
-        "public": _serve(directory, "public", root=store / "public", pki=pki, htpasswd=None, readonly=True, log=log),
-        "private": _serve(directory, "private", root=store / "private", pki=pki, htpasswd=Path(creds["htpasswd"]),
-                          readonly=True, log=log),
+        "public": _serve(directory, "public", binary=binary, root=store / "public", pki=pki, htpasswd=None, readonly=True),
+        "private": _serve(directory, "private", binary=binary, root=store / "private", pki=pki,
+                          htpasswd=Path(creds["htpasswd"]), readonly=True),
     }
     write_testbed_record()
     return ports
@@ -346,8 +335,8 @@ def write_testbed_record() -> Path:
     data = {
         "ca": str(registry_dir() / "pki" / "ca.crt"),
         "credentials": str(registry_dir() / "auth" / "testbed.json"),
-        "public_mirror": f"https://{_gateway()}:{PUBLIC_PORT_IN_GUEST}",
-        "private_mirror": f"https://{_gateway()}:{PRIVATE_PORT_IN_GUEST}",
+        "public_mirror": f"https://{GUEST_GATEWAY}:{PUBLIC_PORT_IN_GUEST}",
+        "private_mirror": f"https://{GUEST_GATEWAY}:{PRIVATE_PORT_IN_GUEST}",
         "mirrored": list(MIRRORED),
         "private_registry": PRIVATE_REGISTRY,
         "pause_tag": PAUSE_TAG,
