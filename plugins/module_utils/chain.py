@@ -718,10 +718,39 @@ def sandbox_key(runtime: str, runtime_version: str | None) -> str:
             "node-wide: kubenode_sandbox_image)")
 
 
+def sandbox_pull_check(image: str, source: str, lookup: dict | None) -> dict:
+    """``sandbox.present`` for an image not in the runtime's store: pullable when a mirror of
+    its registry has its manifest (``lookup``: registry_facts' ``images`` entry, the mirrors
+    in the runtime's order), a ``fail`` naming the mirrors and the cause when none can serve it,
+    a ``warn`` when no mirror is configured for its registry (the node would go upstream)."""
+    where = f"crictl images ({source}: {image})"
+    if not lookup:
+        return check("sandbox.present", "sandbox", "warn", False, True, where,
+                     f"{image} is not in the runtime's image store and no mirror of its registry is configured: "
+                     "the first pod pulls it from the registry itself (or fails offline)")
+    probes = lookup.get("probes") or []
+    urls = ", ".join(p.get("url", "") for p in probes)
+    for probe in probes:
+        if probe.get("status") == 200:
+            return check("sandbox.present", "sandbox", "ok", "pullable", True, f"{where}; HEAD {probe['url']}",
+                         f"{image} is not in the store yet; the mirror has it, the first pod pulls it from there")
+    if any(p.get("status") == 401 and p.get("challenge") == "Bearer" for p in probes):
+        return check("sandbox.present", "sandbox", "warn", False, True, f"{where}; HEAD {urls}",
+                     f"{image} is not in the store and the mirror wants a token to tell whether it has it: pull it "
+                     f"once (crictl pull {image}) to be sure")
+    causes = sorted({(p.get("error") or {}).get("message") or f"HTTP {p.get('status')}"
+                     + (" (manifest unknown)" if p.get("status") == 404 else "") for p in probes})
+    return check("sandbox.present", "sandbox", "fail", False, True, f"{where}; HEAD {urls}",
+                 f"{image} is not in the runtime's store and no mirror of {lookup.get('registry')} can serve it "
+                 f"({'; '.join(causes)}): every pod sandbox fails to start; push it to the mirror or point the sandbox image "
+                 "at one the mirror has")
+
+
 def sandbox_checks(sandbox: dict, expected_image: str | None, runtime: str = "containerd", runtime_version: str | None = None,
-                   kubernetes_version=None) -> list[dict]:
-    """The runtime's sandbox (pause) image is in its store, and is the one asked for: the
-    inventory's (``expected_image``), else the one kubeadm pins for the target Kubernetes minor
+                   kubernetes_version=None, lookup: dict | None = None) -> list[dict]:
+    """The runtime's sandbox (pause) image is in its store or pullable through the mirrors
+    (``lookup``: see sandbox_pull_check), and is the one asked for: the inventory's
+    (``expected_image``), else the one kubeadm pins for the target Kubernetes minor
     (``kubernetes_version``: the inventory's, else kubelet's)."""
     out = []
     image = sandbox.get("image")
@@ -730,9 +759,8 @@ def sandbox_checks(sandbox: dict, expected_image: str | None, runtime: str = "co
     present = sandbox.get("present")
     source = sandbox.get("source", "")
     key = sandbox_key(runtime, runtime_version)
-    out.append(check("sandbox.present", "sandbox", "ok" if present else "warn", present, True,
-                     f"crictl images ({source}: {image})",
-                     "" if present else f"{image} is not in the runtime's image store: the first pod pulls it (or fails offline)"))
+    out.append(check("sandbox.present", "sandbox", "ok", True, True, f"crictl images ({source}: {image})") if present
+               else sandbox_pull_check(image, source, lookup))
     if expected_image:
         ok = image == expected_image
         out.append(check("sandbox.expected", "sandbox", "ok" if ok else "fail", image, expected_image, source,
@@ -883,8 +911,10 @@ def run_checks(facts: dict, expected: dict, compare_versions=None) -> list[dict]
         plugins = cni_plugins_check(facts.get("cni", {}))
         if plugins:
             checks.append(plugins)
-        checks += sandbox_checks(facts.get("sandbox", {}), expected.get("sandbox_image"), runtime, rt.get("version"),
-                                 expected.get("kubernetes_version") or kubelet.get("version"))
+        sandbox = facts.get("sandbox", {})
+        checks += sandbox_checks(sandbox, expected.get("sandbox_image"), runtime, rt.get("version"),
+                                 expected.get("kubernetes_version") or kubelet.get("version"),
+                                 ((facts.get("registries") or {}).get("images") or {}).get(sandbox.get("image")))
         checks += version_checks(runtime, rt.get("version"), cri, kubelet)
         pods = static_pod_check(kubelet, facts.get("running_pods"))
         if pods:

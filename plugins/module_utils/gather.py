@@ -861,12 +861,31 @@ def crio_registry_facts(conf: str, certs_dir: str, auth_file: str | None, regist
     return out
 
 
-def probe_mirror(mirror: dict, timeout: int = 10) -> dict:
-    """GET the mirror's registry API root (``<url>/v2/``, or ``<url>/`` with override_path) from
-    the node, as the runtime would: its CA files (else the system's), skip_verify, its
-    Authorization header (Ansible's ``open_url``). Returns ``status`` (HTTP code or None),
-    ``challenge`` (the WWW-Authenticate scheme), ``api_version`` (Docker-Distribution-Api-Version)
-    and ``error`` ({kind: tls|connect, message}); the credentials are never part of the result."""
+# What a runtime accepts when it resolves a tag (OCI and Docker manifests and indexes).
+MANIFEST_TYPES = ", ".join((
+    "application/vnd.oci.image.index.v1+json", "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json", "application/vnd.docker.distribution.manifest.v2+json"))
+
+
+def image_location(reference: str) -> tuple[str, str, str] | None:
+    """``(registry, repository, tag or digest)`` of a fully qualified image reference
+    (``registry.k8s.io/pause:3.10.2``, ``host:5000/a/b@sha256:...``; no tag means ``latest``),
+    or None for a short name (no registry host: a dot, a colon or ``localhost`` before the first /)."""
+    name, digest = reference.split("@", 1) if "@" in reference else (reference, "")
+    host, rest = name.split("/", 1) if "/" in name else (name, "")
+    if not rest or not ("." in host or ":" in host or host == "localhost"):
+        return None
+    repository, tag = rest.rsplit(":", 1) if ":" in rest.rsplit("/", 1)[-1] else (rest, "")
+    return host, repository, digest or tag or "latest"
+
+
+def probe_mirror(mirror: dict, timeout: int = 10, path: str = "", method: str = "GET", accept: str | None = None) -> dict:
+    """GET the mirror's registry API root (``<url>/v2/``, or ``<url>/`` with override_path), or
+    ``path`` below it with ``method`` and an ``accept`` header, from the node as the runtime
+    would: its CA files (else the system's), skip_verify, its Authorization header (Ansible's
+    ``open_url``). Returns ``status`` (HTTP code or None), ``challenge`` (the WWW-Authenticate
+    scheme), ``api_version`` (Docker-Distribution-Api-Version) and ``error`` ({kind: tls|connect,
+    message}); the credentials are never part of the result."""
     import ssl  # noqa: PLC0415 - only the registry probe needs these
     import tempfile  # noqa: PLC0415
     import urllib.error  # noqa: PLC0415
@@ -874,9 +893,11 @@ def probe_mirror(mirror: dict, timeout: int = 10) -> dict:
     from ansible.module_utils.urls import SSLValidationError, open_url  # noqa: PLC0415
 
     base = mirror["url"].rstrip("/")
-    url = base + "/" if mirror.get("override_path") else base + "/v2/"
+    url = (base + "/" if mirror.get("override_path") else base + "/v2/") + path
     result: dict = {"url": url, "status": None, "challenge": None, "api_version": None, "error": None}
     headers = {"Authorization": mirror["_authorization"]} if mirror.get("_authorization") else {}
+    if accept:
+        headers["Accept"] = accept
     bundle = None
     cas = mirror.get("ca") or []
     try:
@@ -890,7 +911,7 @@ def probe_mirror(mirror: dict, timeout: int = 10) -> dict:
                         result["error"] = {"kind": "tls", "message": f"CA file {ca} cannot be read"}
                         return result
                     handle.write(text if text.endswith("\n") else text + "\n")
-        response = open_url(url, method="GET", headers=headers, timeout=timeout, validate_certs=not mirror.get("skip_verify"),
+        response = open_url(url, method=method, headers=headers, timeout=timeout, validate_certs=not mirror.get("skip_verify"),
                             ca_path=bundle, follow_redirects="safe", use_proxy=False)
         result["status"] = response.status
         result["api_version"] = response.headers.get("Docker-Distribution-Api-Version")
@@ -914,10 +935,12 @@ def probe_mirror(mirror: dict, timeout: int = 10) -> dict:
 
 def registry_facts(runtime: str, asked: dict, facts: dict, *, containerd_hosts_dir: str | None = None,
                    crio_registries_conf: str = "/etc/containers/registries.conf", crio_certs_dir: str = "/etc/containers/certs.d",
-                   timeout: int = 10) -> dict:
+                   timeout: int = 10, images: tuple[str, ...] = ()) -> dict:
     """The runtime's registry configuration for the ``asked`` registries (registry -> mirror
-    URLs, in order), each mirror probed from the node (probe_mirror). Secrets are dropped
-    before the facts are returned."""
+    URLs, in order), each mirror probed from the node (probe_mirror). ``images``: references
+    whose manifest is looked up (HEAD) on each mirror of their registry, as a pull would
+    resolve them (``images``: reference -> {registry, probes}); images of other registries are
+    left out. Secrets are dropped before the facts are returned."""
     names = list(asked)
     if runtime == "containerd":
         info = (facts.get("cri") or {}).get("info") or {}
@@ -930,6 +953,13 @@ def registry_facts(runtime: str, asked: dict, facts: dict, *, containerd_hosts_d
         auth_file = crio_config(facts.get("crio") or {}).get("global_auth_file") or None
         out = crio_registry_facts(crio_registries_conf, crio_certs_dir, auth_file, names)
         out["auth_file"] = auth_file
+    out["images"] = {}
+    for reference in images:
+        location = image_location(reference)
+        entry = out["registries"].get(location[0]) if location else None
+        if entry and entry.get("mirrors"):
+            out["images"][reference] = {"registry": location[0], "probes": [
+                probe_mirror(m, timeout, f"{location[1]}/manifests/{location[2]}", "HEAD", MANIFEST_TYPES) for m in entry["mirrors"]]}
     for entry in out["registries"].values():
         for mirror in entry["mirrors"]:
             mirror["probe"] = probe_mirror(mirror, timeout)

@@ -143,6 +143,11 @@ options:
         the node, with the CA files, TLS setting and credentials the runtime uses (read from
         its files; never returned). C(fail) on a TLS error, an unreachable mirror, a 401 with
         credentials (refused login) or a basic-auth 401 without them.
+      - When the runtime's sandbox image is not in its store and its registry is one of these,
+        check C(sandbox.present) sends C(HEAD /v2/<repository>/manifests/<tag>) to each of the
+        registry's mirrors the same way - C(ok) (pullable) when one has it, C(fail) naming the
+        mirrors and each cause (HTTP 404 manifest unknown, TLS, unreachable) when none can
+        serve it, since every pod sandbox would then fail to start.
     type: dict
     default: {}
   registry_hosts_dir:
@@ -347,9 +352,12 @@ def main():
                            other_endpoints=p["other_endpoints"], binaries=p["runtime_binaries"], crio_config=p["crio_config"])
     facts["runtime_source"] = how
     if p["registries"] and (facts.get(p["runtime"]) or {}).get("installed"):
+        sandbox = facts.get("sandbox") or {}
+        # An absent sandbox image is looked up on the mirrors: the first pod pulls it from there.
         facts["registries"] = gather.registry_facts(p["runtime"], p["registries"], facts, containerd_hosts_dir=p["registry_hosts_dir"],
                                                     crio_registries_conf=p["crio_registries_conf"],
-                                                    crio_certs_dir=p["crio_certs_dir"], timeout=p["timeout"])
+                                                    crio_certs_dir=p["crio_certs_dir"], timeout=p["timeout"],
+                                                    images=(sandbox["image"],) if sandbox.get("image") and not sandbox.get("present") else ())
     checks = run_checks(facts, p["expected"], gather.debian_version_compare(run))
     summary = summarize(checks, p["ignore"])
     result = dict(changed=False, checks=checks, summary=summary, chain=chain_summary(facts),

@@ -35,6 +35,8 @@ from tools.testbed import paths
 from . import catalog, oci
 
 MANIFEST_SCHEMA = 2
+# C sources of the programs in the locally built images (pause, nnp).
+SRC = Path(__file__).parent / "src"
 
 
 def sha256_file(path: Path) -> str:
@@ -155,6 +157,39 @@ def _build_go(build: catalog.GoBuild, workdir: Path) -> dict[str, bytes]:
     return members
 
 
+# The busybox image's users and groups (as in the busybox images critest and the e2e tests
+# build on): critest runs containers as ``nobody`` and reads ``www-data`` from images.
+BUSYBOX_PASSWD = """root:x:0:0:root:/root:/bin/sh
+daemon:x:1:1:daemon:/usr/sbin:/bin/false
+bin:x:2:2:bin:/bin:/bin/false
+sys:x:3:3:sys:/dev:/bin/false
+sync:x:4:100:sync:/bin:/bin/sync
+mail:x:8:8:mail:/var/spool/mail:/bin/false
+www-data:x:33:33:www-data:/var/www:/bin/false
+operator:x:37:37:Operator:/var:/bin/false
+nobody:x:65534:65534:nobody:/home:/bin/false
+"""
+BUSYBOX_GROUP = """root:x:0:
+daemon:x:1:
+bin:x:2:
+sys:x:3:
+mail:x:8:
+www-data:x:33:
+operator:x:37:
+users:x:100:
+nogroup:x:65534:
+"""
+# Applets Debian's busybox-static leaves out that critest's specs run in its default image
+# (``pgrep sleep``, ``ipcs -m``), as small scripts over /proc.
+BUSYBOX_EXTRAS = {
+    "pgrep": ("#!/bin/sh\n# pgrep NAME: the pids whose command name is NAME (exit 1 if none).\n"
+              "found=1\nfor d in /proc/[0-9]*; do\n  read -r comm < \"$d/comm\" 2>/dev/null || continue\n"
+              "  [ \"$comm\" = \"$1\" ] && { echo \"${d#/proc/}\"; found=0; }\ndone\nexit $found\n"),
+    "ipcs": ("#!/bin/sh\n# ipcs -m: the System V shared memory segments of this IPC namespace.\n"
+             "echo '------ Shared Memory Segments --------'\ncat /proc/sysvipc/shm\n"),
+}
+
+
 def _busybox_files() -> tuple[list[oci.FileEntry], str]:
     busybox = Path("/bin/busybox")
     if not busybox.exists():
@@ -163,18 +198,38 @@ def _busybox_files() -> tuple[list[oci.FileEntry], str]:
     applets = subprocess.run([str(busybox), "--list"], capture_output=True, text=True, check=True).stdout.split()
     files = [oci.FileEntry("bin/busybox", busybox.read_bytes())]
     files += [oci.FileEntry(f"bin/{a}", link="busybox") for a in sorted(set(applets)) if a != "busybox"]
-    files += [oci.FileEntry("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\n", mode=0o644),
-              oci.FileEntry("etc/group", b"root:x:0:\n", mode=0o644),
+    files += [oci.FileEntry(f"bin/{name}", text.encode()) for name, text in BUSYBOX_EXTRAS.items() if name not in applets]
+    files += [oci.FileEntry("etc/passwd", BUSYBOX_PASSWD.encode(), mode=0o644),
+              oci.FileEntry("etc/group", BUSYBOX_GROUP.encode(), mode=0o644),
               oci.FileEntry("tmp/.keep", b"", mode=0o644)]
     return files, version or "unknown"
 
 
-def _pause_files(workdir: Path) -> tuple[list[oci.FileEntry], str]:
-    source = Path(__file__).parent / "src" / "pause.c"
-    out = workdir / "pause"
+def _compile_static(source: Path, out: Path) -> str:
+    """Compile one C file of src/ static into ``out``; return its version (source hash and gcc)."""
     subprocess.run(["gcc", "-static", "-Os", "-s", "-o", str(out), str(source)], check=True)
     gcc = subprocess.run(["gcc", "-dumpfullversion"], capture_output=True, text=True).stdout.strip()
-    return [oci.FileEntry("pause", out.read_bytes())], f"{hashlib.sha256(source.read_bytes()).hexdigest()[:12]}-gcc{gcc}"
+    return f"{hashlib.sha256(source.read_bytes()).hexdigest()[:12]}-gcc{gcc}"
+
+
+def _pause_files(workdir: Path) -> tuple[list[oci.FileEntry], str]:
+    out = workdir / "pause"
+    version = _compile_static(SRC / "pause.c", out)
+    return [oci.FileEntry("pause", out.read_bytes())], version
+
+
+def image_files(image: catalog.OciImage, workdir: Path) -> tuple[tuple[oci.FileEntry, ...], str]:
+    """Return the files of ``image`` (its source's, then its own ``files`` and ``compiled``
+    programs, a later path replacing an earlier one) and the version string of their sources."""
+    files, version = _busybox_files() if image.source == "busybox" else _pause_files(workdir)
+    by_path = {f.path: f for f in files}
+    for path, text, mode in image.files:
+        by_path[path] = oci.FileEntry(path, text.encode(), mode=mode)
+    for source, path, mode in image.compiled:
+        out = workdir / Path(path).name
+        version += f"+{source}:{_compile_static(SRC / source, out)}"
+        by_path[path] = oci.FileEntry(path, out.read_bytes(), mode=mode)
+    return tuple(by_path.values()), version
 
 
 def _checksum_fields(checksum: catalog.ChecksumFile) -> dict:
@@ -294,12 +349,12 @@ def build_all(only: set[str] | None = None, log=print) -> dict:
             for image in catalog.IMAGES:
                 if only and image.name not in only:
                     continue
-                files, source_version = _busybox_files() if image.source == "busybox" else _pause_files(workdir)
+                files, source_version = image_files(image, workdir)
                 inputs = image.inputs(source_version)
                 if _fresh(manifest, image.name, inputs):
                     continue
                 log(f"artifacts: building image {image.reference}")
-                spec = oci.ImageSpec(reference=image.reference, files=tuple(files), entrypoint=image.entrypoint, cmd=image.cmd)
+                spec = oci.ImageSpec(reference=image.reference, files=files, entrypoint=image.entrypoint, cmd=image.cmd, user=image.user)
                 data = oci.image_archive(spec)
                 _publish(image.name, image.version, image.mirror_path, data, inputs, manifest,
                          {"reference": image.reference, "manifest_digest": oci.manifest_digest(data),

@@ -200,6 +200,11 @@ class OciImage:
     cmd: tuple[str, ...] = ()
     source: str = ""  # "busybox" (host busybox-static) or "pause" (src/pause.c)
     extra: dict = field(default_factory=dict)
+    user: str = ""  # the image config's User
+    # Files added to (or replacing) the source's: (path in the image, text, mode).
+    files: tuple[tuple[str, str, int], ...] = ()
+    # Programs compiled static from src/: (source file, path in the image, mode).
+    compiled: tuple[tuple[str, str, int], ...] = ()
 
     @property
     def checksum(self) -> ChecksumFile:
@@ -207,7 +212,11 @@ class OciImage:
         return sibling_checksum(self.mirror_path, ".sha256", "bare")
 
     def inputs(self, source_version: str) -> dict:
-        return {"kind": "oci", "reference": self.reference, "source": self.source, "source_version": source_version, "recipe": 1}
+        """What the archive's bytes depend on (``source_version``: the source's and the compiled
+        programs' versions, from the build)."""
+        return {"kind": "oci", "reference": self.reference, "source": self.source, "source_version": source_version, "recipe": 2,
+                "entrypoint": list(self.entrypoint), "cmd": list(self.cmd), "user": self.user,
+                "files": [list(f) for f in self.files], "compiled": [list(c) for c in self.compiled]}
 
 
 def _gh(org_repo: str, tag: str, filename: str) -> str:
@@ -332,4 +341,76 @@ TEST_IMAGE = OciImage(
     source="busybox",
 )
 
-IMAGES: tuple[OciImage, ...] = (PAUSE_IMAGE, TEST_IMAGE)
+# Equivalents of the images critest pulls (cri-tools pkg/validate/consts.go and images/ at
+# the critest version), built from the same busybox under critest's own names, so its image,
+# networking and security-context specs run offline through the test bed's registry mirrors
+# (tools/testbed/registry.py serves them). What each spec needs of its image is in the comments.
+CRI_TOOLS_IMAGES = "gcr.io/k8s-staging-cri-tools"
+E2E_IMAGES = "registry.k8s.io/e2e-test-images"
+
+
+def _web_server(port: int) -> str:
+    """nginx's stand-in: busybox httpd on ``port``, under a first process named nginx that
+    writes /var/run/nginx.pid (the host-PID spec reads it and looks for it with ``pidof nginx``)."""
+    return ("#!/bin/sh\n"
+            f"# A stand-in for nginx: busybox httpd serving /usr/share/nginx/html on port {port}.\n"
+            "echo $$ > /var/run/nginx.pid\n"
+            f"httpd -f -p {port} -h /usr/share/nginx/html &\n"
+            "trap 'kill $! 2>/dev/null; exit 0' TERM INT QUIT\n"
+            "wait\n")
+
+
+_WEB_ROOT = ("usr/share/nginx/html/index.html", "<html><body><h1>kubenode test bed web server</h1></body></html>\n", 0o644)
+_HTTPD = ("#!/bin/sh\n"
+          "# A stand-in for httpd: busybox httpd on port 80 (the multi-container specs look for \"httpd\" in its log).\n"
+          "echo \"httpd: serving /usr/local/apache2/htdocs on port 80\"\n"
+          "httpd -f -p 80 -h /usr/local/apache2/htdocs &\n"
+          "trap 'kill $! 2>/dev/null; exit 0' TERM INT QUIT\n"
+          "wait\n")
+# The image-predefined-group image: user default-user (1000) in group-defined-in-image (50000).
+_PREDEFINED_GROUP = (
+    ("etc/passwd", "root:x:0:0:root:/root:/bin/sh\ndefault-user:x:1000:1000:Linux User,,,:/home/default-user:/bin/sh\n", 0o644),
+    ("etc/group", "root:x:0:\ndefault-user:x:1000:\ngroup-defined-in-image:x:50000:default-user\n", 0o644),
+    ("home/default-user/", "", 0o755),
+)
+
+
+def _critest_image(name: str, reference: str, **kwargs) -> OciImage:
+    path = reference.split("/", 1)[1].replace("/", "-").replace(":", "-")
+    return OciImage(name=f"critest-{name}", version="1", reference=reference, mirror_path=f"images/critest/{path}.oci.tar",
+                    source="busybox", **kwargs)
+
+
+CRITEST_IMAGES: tuple[OciImage, ...] = (
+    # Web server of the networking, port-forward and host-PID specs: HTTP 200 on port 80.
+    _critest_image("nginx", f"{E2E_IMAGES}/nginx:1.14-2", cmd=("nginx", "-g", "daemon off;"),
+                   files=(("usr/sbin/nginx", _web_server(80), 0o755), _WEB_ROOT, ("var/run/", "", 0o755))),
+    # Host-network web server: port 12003 (images/hostnet-nginx).
+    _critest_image("hostnet-nginx", f"{CRI_TOOLS_IMAGES}/hostnet-nginx-{ARCH}:latest", cmd=("nginx", "-g", "daemon off;"),
+                   files=(("usr/sbin/nginx", _web_server(12003), 0o755), _WEB_ROOT, ("var/run/", "", 0o755))),
+    # Multi-container specs: a long-running server on port 80 that logs "httpd".
+    _critest_image("httpd", f"{E2E_IMAGES}/httpd:2.4.39-4", cmd=("httpd-foreground",),
+                   files=(("usr/local/bin/httpd-foreground", _HTTPD, 0o755),
+                          ("usr/local/apache2/htdocs/index.html", "<html><body><h1>It works!</h1></body></html>\n", 0o644))),
+    # no_new_privs specs: a setuid-root program that prints its effective uid.
+    _critest_image("nonewprivs", f"{E2E_IMAGES}/nonewprivs:1.3", entrypoint=("/usr/local/bin/nnp",),
+                   compiled=(("nnp.c", "usr/local/bin/nnp", 0o4755),)),
+    # Image user specs (images/image-user): the config's User, read by ImageStatus.
+    _critest_image("user-uid", f"{CRI_TOOLS_IMAGES}/test-image-user-uid:latest", user="1002"),
+    _critest_image("user-username", f"{CRI_TOOLS_IMAGES}/test-image-user-username:latest", user="www-data"),
+    _critest_image("user-uid-group", f"{CRI_TOOLS_IMAGES}/test-image-user-uid-group:latest", user="1003:1004"),
+    _critest_image("user-username-group", f"{CRI_TOOLS_IMAGES}/test-image-user-username-group:latest", user="www-data:1004"),
+    # Supplemental-groups specs (images/image-predefined-group).
+    _critest_image("predefined-group", f"{CRI_TOOLS_IMAGES}/test-image-predefined-group:latest", user="1000",
+                   files=_PREDEFINED_GROUP),
+    # Image specs (images/image-test): three different images, one image under three tags
+    # (registry.py serves it as :1, :2 and :3), and pulls by tag and by implicit latest.
+    *(_critest_image(f"test-image-{n}", f"{CRI_TOOLS_IMAGES}/test-image-{n}:latest", files=((f"test-image-{n}", f"{n}\n", 0o644),))
+      for n in ("1", "2", "3")),
+    _critest_image("test-image-tags", f"{CRI_TOOLS_IMAGES}/test-image-tags:1", files=(("test-image-tags", "tags\n", 0o644),)),
+    _critest_image("test-image-latest", f"{CRI_TOOLS_IMAGES}/test-image-latest:latest", files=(("test-image-latest", "latest\n", 0o644),)),
+    _critest_image("test-image-tag", f"{CRI_TOOLS_IMAGES}/test-image-tag:test", files=(("test-image-tag", "test\n", 0o644),)),
+    _critest_image("test-image-tag-all", f"{CRI_TOOLS_IMAGES}/test-image-tag:all", files=(("test-image-tag-all", "all\n", 0o644),)),
+)
+
+IMAGES: tuple[OciImage, ...] = (PAUSE_IMAGE, TEST_IMAGE, *CRITEST_IMAGES)

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class FileEntry:
-    """One member of an image layer: a regular file (``data``) or a symlink (``link``)."""
+    """One member of an image layer: a regular file (``data``), a symlink (``link``), or an
+    empty directory (a ``path`` that ends in ``/``)."""
 
     path: str
     data: bytes | None = None
@@ -38,6 +39,8 @@ class ImageSpec:
     env: tuple[str, ...] = ("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",)
     labels: dict = field(default_factory=dict)
     architecture: str = "amd64"
+    # The image config's User ("1002", "www-data", "1003:1004"); empty: the runtime's default (root).
+    user: str = ""
 
 
 def _tar_bytes(entries: list[tuple[tarfile.TarInfo, bytes | None]]) -> bytes:
@@ -64,13 +67,13 @@ def layer_tar(files: tuple[FileEntry, ...]) -> bytes:
     """Return the uncompressed layer tar: parent directories first, members sorted."""
     dirs: set[str] = set()
     for entry in files:
-        parts = entry.path.strip("/").split("/")[:-1]
+        parts = entry.path.strip("/").split("/")[: None if entry.path.endswith("/") else -1]
         for i in range(1, len(parts) + 1):
             dirs.add("/".join(parts[:i]))
     entries: list[tuple[tarfile.TarInfo, bytes | None]] = [
         (_info(d + "/", kind=tarfile.DIRTYPE, mode=0o755), None) for d in sorted(dirs)
     ]
-    for entry in sorted(files, key=lambda e: e.path):
+    for entry in sorted((e for e in files if not e.path.endswith("/")), key=lambda e: e.path):
         name = entry.path.strip("/")
         if entry.link is not None:
             entries.append((_info(name, kind=tarfile.SYMTYPE, mode=0o777, link=entry.link), None))
@@ -107,6 +110,7 @@ def image_archive(spec: ImageSpec) -> bytes:
             **({"Entrypoint": list(spec.entrypoint)} if spec.entrypoint else {}),
             **({"Cmd": list(spec.cmd)} if spec.cmd else {}),
             **({"Labels": dict(spec.labels)} if spec.labels else {}),
+            **({"User": spec.user} if spec.user else {}),
         },
         "rootfs": {"type": "layers", "diff_ids": [_digest(raw_layer)]},
     }

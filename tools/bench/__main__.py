@@ -60,6 +60,9 @@ FLOOR_FILES = (
     "/etc/cni/net.d/10-kubenode-bridge.conflist",
     "/etc/systemd/network/99-default.link.d/50-kubenode-cni.conf",
     "/etc/containerd/config.toml",
+    # The mirror of registry.k8s.io (the pause and test images) and its CA; not the private
+    # registry's directory, whose hosts.toml holds credentials.
+    "/etc/containerd/certs.d/registry.k8s.io",
     "/usr/local/lib/systemd/system/containerd.service",
     "/etc/crictl.yaml",
     "/etc/kubernetes/kubelet.yaml",
@@ -72,8 +75,6 @@ FLOOR_ARTIFACTS = (
     ("RUNC", "runc"),
     ("CRICTL", "crictl"),
     ("KUBELET", "kubelet"),
-    ("PAUSE", "pause-image"),
-    ("TEST", "test-image"),
 )
 CHAIN = ("containerd", "runc", "crictl", "kubelet")
 

@@ -3,20 +3,21 @@
 # no checks beyond set -e and sha256sum: kernel modules, sysctls and swap off; containerd,
 # runc, crictl and kubelet from their release files (each checked against the checksum the
 # mirror serves next to it, or against a pin); CNI plugins and python3-yaml from Debian; the
-# configuration files site.yml wrote on another VM; the two OCI images imported; containerd
-# and kubelet started; done when the static pod runs.
+# configuration files site.yml wrote on another VM (with containerd's registry hosts directory:
+# the images come through the test bed's registry mirror, as on the embedded default);
+# containerd and kubelet started; done when the static pod runs.
 #
 # Inputs (environment):
 #   MIRROR                     artifact mirror URL (as the guest reaches it)
 #   FILES                      base64 tar.gz of the configuration files site.yml wrote
 #   <KEY>_PATH                 the file's path on the mirror, for KEY in
-#                              CONTAINERD RUNC CRICTL KUBELET PAUSE TEST
+#                              CONTAINERD RUNC CRICTL KUBELET
 #   <KEY>_CHECKSUM_PATH        the path of the checksum file the mirror serves next to it
 #                              (sha256sum format "<hash>  <name>" or a bare hash), or
 #   <KEY>_SHA256               a pin (wins over the checksum file)
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
-KEYS=(CONTAINERD RUNC CRICTL KUBELET PAUSE TEST)
+KEYS=(CONTAINERD RUNC CRICTL KUBELET)
 STAGE=/var/cache/kubenode
 
 get() {  # url dest [url dest ...]: download each (no curl in the base image), one Python start
@@ -43,7 +44,7 @@ echo br_netfilter > /etc/modules-load.d/br_netfilter.conf
 swapoff --all
 systemctl mask -q swap.target
 
-# Every release file and image, checked before anything is installed (site.yml: fetch).
+# Every release file, checked before anything is installed (site.yml: fetch).
 mkdir -p "$STAGE"
 args=()
 for key in "${KEYS[@]}"; do
@@ -81,8 +82,8 @@ install -m 0755 "$STAGE/RUNC.file" /usr/local/sbin/runc
 tar -xzf "$STAGE/CRICTL.file" -C /usr/local/bin crictl
 install -m 0755 "$STAGE/KUBELET.file" /usr/local/bin/kubelet
 
-# The same configuration files: sysctl, CNI conflist, udev link drop-in, containerd config and
-# unit, crictl, kubelet config and unit, static pod.
+# The same configuration files: sysctl, CNI conflist, udev link drop-in, containerd config,
+# unit and registry hosts (mirrors and their CA), crictl, kubelet config and unit, static pod.
 echo "$FILES" | base64 -d | tar -xzf - -C /
 sysctl -q -p /etc/sysctl.d/99-kubenode.conf
 udevadm control --reload
@@ -90,8 +91,6 @@ mkdir -p /var/lib/kubelet
 systemctl daemon-reload
 systemctl enable -q --now containerd
 until crictl info >/dev/null 2>&1; do sleep 0.2; done
-ctr -n k8s.io images import "$STAGE/PAUSE.file" >/dev/null
-ctr -n k8s.io images import "$STAGE/TEST.file" >/dev/null
 systemctl enable -q --now kubelet
 until [ -n "$(crictl ps --name proof --state running -q)" ]; do sleep 1; done
 crictl version

@@ -54,12 +54,28 @@ STORE_RECIPE = 2
 # The process tag reap() looks for in every test-bed process's command line.
 PROCESS_TAG = "kubenode-testbed"
 
-# kubeadm's pin of the sandbox image for Kubernetes 1.36 (constants.PauseVersion in
-# k8s.io/kubernetes cmd/kubeadm/app/constants/constants.go at v1.36.5: "3.10.2").
-PAUSE_TAG = "3.10.2"
+
+
+def _kubeadm_pause_tag() -> str:
+    """kubeadm's pause version for the Kubernetes release the roles install (kubelet_version):
+    the verifier's table (plugins/module_utils/chain.py KUBEADM_PAUSE, from kubeadm's
+    constants.PauseVersion), so the test bed serves what the verifier expects."""
+    from plugins.module_utils.chain import KUBEADM_PAUSE, kubernetes_minor  # noqa: PLC0415 - stdlib only
+    from tools.artifacts.catalog import versions  # noqa: PLC0415
+
+    kubelet = versions()["kubelet"]
+    tag = KUBEADM_PAUSE.get(kubernetes_minor(kubelet))
+    if tag is None:
+        raise RuntimeError(f"no kubeadm pause version is known for Kubernetes {kubelet}: add it to KUBEADM_PAUSE in "
+                           "plugins/module_utils/chain.py (kubeadm's constants.PauseVersion)")
+    return tag
+
+
+PAUSE_TAG = _kubeadm_pause_tag()
 # Upstream registries the public registry mirrors, each under the same repository paths
-# (k8s.gcr.io is registry.k8s.io's old name; critest pulls the pause image under both).
-MIRRORED = ("registry.k8s.io", "k8s.gcr.io")
+# (k8s.gcr.io is registry.k8s.io's old name, critest pulls the pause image under both; gcr.io
+# holds critest's own test images).
+MIRRORED = ("registry.k8s.io", "k8s.gcr.io", "gcr.io")
 PRIVATE_REGISTRY = "private.kubenode.test"
 PRIVATE_USER = "kubenode"
 
@@ -81,9 +97,22 @@ MARKER_FILE = "etc/kubenode-private-image"
 
 # What the registries serve. Names are repository paths; the upstream registry is the one
 # the mirror stands for (MIRRORED for public names, PRIVATE_REGISTRY for private ones).
+def _critest_served() -> tuple[Served, ...]:
+    """critest's images (tools/artifacts/catalog.py CRITEST_IMAGES) under their upstream
+    repository paths; one image is served under three tags, and the pause image as 3.9 too
+    (critest pulls it from registry.k8s.io and k8s.gcr.io and wants one image)."""
+    from tools.artifacts import catalog  # noqa: PLC0415 - stdlib only
+
+    served = [Served(image.name, image.reference.split("/", 1)[1]) for image in catalog.CRITEST_IMAGES]
+    tags = next(s for s in served if s.artifact == "critest-test-image-tags")
+    served += [Served(tags.artifact, tags.name.replace(":1", f":{n}")) for n in ("2", "3")]
+    return (*served, Served("pause-image", "pause:3.9"))
+
+
 SERVED: tuple[Served, ...] = (
     Served("pause-image", f"pause:{PAUSE_TAG}"),
     Served("test-image", "e2e-test-images/busybox:1.29-2"),
+    *_critest_served(),
     Served("", "kubenode/private:1", private=True),
 )
 

@@ -52,7 +52,7 @@ def test_floor_env_names_each_file_and_its_checksum_file_and_no_pin():
     assert env["MIRROR"] == "http://10.0.2.100:8080" and env["FILES"] == "QUJD"
     assert env["RUNC_PATH"].endswith("/runc.amd64") and env["RUNC_CHECKSUM_PATH"].endswith("/runc.sha256sum")
     assert env["KUBELET_CHECKSUM_PATH"].endswith("kubelet.sha256")
-    assert {k.split("_")[0] for k in env if k.endswith("_PATH")} == {"CONTAINERD", "RUNC", "CRICTL", "KUBELET", "PAUSE", "TEST"}
+    assert {k.split("_")[0] for k in env if k.endswith("_PATH")} == {"CONTAINERD", "RUNC", "CRICTL", "KUBELET"}
     assert not [k for k in env if k.endswith("_SHA256")]
     # The values go on an ssh command line as KEY=VALUE words.
     assert not [v for v in env.values() if set(v) & set(" '\"$`\\")]

@@ -62,3 +62,28 @@ def test_release_tarball_is_reproducible_and_holds_the_binary():
     with tarfile.open(fileobj=io.BytesIO(first)) as tar:
         (member,) = tar.getmembers()
     assert member.name == "crictl" and member.mode == 0o755 and member.mtime == 0
+
+
+def test_the_config_carries_the_user_and_a_trailing_slash_makes_an_empty_directory():
+    spec = oci.ImageSpec(reference="r/x:1", files=(oci.FileEntry("var/run/"), oci.FileEntry("bin/nnp", b"x", mode=0o4755)), user="1003:1004")
+    members = _members(oci.image_archive(spec))
+    index = json.loads(members["index.json"])
+    manifest = json.loads(members["blobs/sha256/" + index["manifests"][0]["digest"].split(":")[1]])
+    assert json.loads(members["blobs/sha256/" + manifest["config"]["digest"].split(":")[1]])["config"]["User"] == "1003:1004"
+    with tarfile.open(fileobj=io.BytesIO(oci.layer_tar(spec.files))) as tar:
+        layer = {m.name: m for m in tar.getmembers()}
+    assert layer["var/run"].isdir() and layer["var"].isdir() and "var/run/" not in layer
+    assert layer["bin/nnp"].mode == 0o4755  # setuid survives (critest's no_new_privs specs need it)
+
+
+def test_critest_images_add_their_files_to_busybox_and_build_their_programs(tmp_path):
+    from tools.artifacts import catalog
+
+    images = {i.name: i for i in catalog.CRITEST_IMAGES}
+    files = {f.path: f for f in build.image_files(images["critest-predefined-group"], tmp_path)[0]}
+    assert b"group-defined-in-image:x:50000:default-user" in files["etc/group"].data
+    assert files["bin/sh"].link == "busybox" and b"pgrep NAME" in files["bin/pgrep"].data
+    files, version = build.image_files(images["critest-nonewprivs"], tmp_path)
+    nnp = {f.path: f for f in files}["usr/local/bin/nnp"]
+    assert nnp.mode == 0o4755 and nnp.data[:4] == b"\x7fELF" and "+nnp.c:" in version
+    assert len({i.mirror_path for i in catalog.IMAGES}) == len(catalog.IMAGES)

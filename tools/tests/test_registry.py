@@ -35,3 +35,37 @@ def test_every_served_name_is_a_repository_path_and_the_private_image_is_its_own
     assert f"pause:{registry.PAUSE_TAG}" in names
     (private,) = [s for s in registry.SERVED if s.private]
     assert private.artifact == ""  # the marker image: no public image shares its digest
+
+
+# Every image critest 1.36 pulls (cri-tools pkg/validate/consts.go, multi_container_linux.go,
+# security_context_linux.go, pkg/framework/test_context.go), by its upstream name.
+CRITEST_PULLS = (
+    "registry.k8s.io/e2e-test-images/busybox:1.29-2",
+    "registry.k8s.io/e2e-test-images/nginx:1.14-2",
+    "registry.k8s.io/e2e-test-images/httpd:2.4.39-4",
+    "registry.k8s.io/e2e-test-images/nonewprivs:1.3",
+    "registry.k8s.io/pause:3.9",
+    "k8s.gcr.io/pause:3.9",
+    "gcr.io/k8s-staging-cri-tools/hostnet-nginx-amd64:latest",
+    "gcr.io/k8s-staging-cri-tools/test-image-user-uid:latest",
+    "gcr.io/k8s-staging-cri-tools/test-image-user-username:latest",
+    "gcr.io/k8s-staging-cri-tools/test-image-user-uid-group:latest",
+    "gcr.io/k8s-staging-cri-tools/test-image-user-username-group:latest",
+    "gcr.io/k8s-staging-cri-tools/test-image-predefined-group:latest",
+    "gcr.io/k8s-staging-cri-tools/test-image-latest:latest",
+    "gcr.io/k8s-staging-cri-tools/test-image-tag:test",
+    "gcr.io/k8s-staging-cri-tools/test-image-tag:all",
+    *(f"gcr.io/k8s-staging-cri-tools/test-image-{n}:latest" for n in (1, 2, 3)),
+    *(f"gcr.io/k8s-staging-cri-tools/test-image-tags:{n}" for n in (1, 2, 3)),
+)
+
+
+def test_every_image_critest_pulls_is_served_under_a_mirrored_registry():
+    served = {s.name: s.artifact for s in registry.SERVED if not s.private}
+    for reference in CRITEST_PULLS:
+        host, path = reference.split("/", 1)
+        assert host in registry.MIRRORED and path in served, reference
+    # Three different images, and one image under three tags.
+    assert len({served[f"k8s-staging-cri-tools/test-image-{n}:latest"] for n in (1, 2, 3)}) == 3
+    assert len({served[f"k8s-staging-cri-tools/test-image-tags:{n}"] for n in (1, 2, 3)}) == 1
+    assert served["pause:3.9"] == served[f"pause:{registry.PAUSE_TAG}"]

@@ -84,53 +84,76 @@ def test_the_registry_link_is_verified(host, expected):
     assert "with the runtime's credentials" in checks[f"registry.mirror.{private}.0"]["source"]
 
 
-def test_an_authenticated_pull_works_and_without_credentials_or_the_registry_it_is_refused(host, expected, tmp_path):
-    """With the role's credentials the private image pulls; the same node rendered without
-    them (the field's missing secret) is refused with the registry's 401, and the verifier
-    names the registry; a registry removed from kubenode_registries leaves the node. The
-    runtime's registries tasks run at -vvv and never print the password."""
+def test_an_authenticated_pull_works_and_each_refusal_names_its_cause(host, expected):
+    """With the role's credentials the private image pulls. Rendered again with a wrong
+    password for it and a second registry whose mirror is unreachable, the pull is refused
+    with the registry's 401 and the verifier fails both mirrors, naming the registry and the
+    cause. Rendered once more without the credentials (the field's missing secret) and without
+    the second registry, the pull is refused again, the verifier says the mirror wants
+    credentials, and the removed registry has left the node. The runtime's registries tasks
+    run at -vvv and never print the password."""
     from chaintest import PROJECT, ansible_playbook
 
     from tools.testbed import registry
 
     record = json.loads((registry.registry_dir() / "testbed.json").read_text())
-    password = registry.ensure_credentials()["password"]
+    credentials = registry.ensure_credentials()
     playbook = PROJECT / "molecule" / "_shared" / "registries.yml"
-    image, private = expected["private_image"], expected["private_image"].split("/", 1)[0]
+    image = expected["private_image"]
+    private, unreachable = image.split("/", 1)[0], "unreachable.kubenode.test"
 
-    def public(name):
-        return {"registry": name, "mirrors_only": True, "mirrors": [{"url": record["public_mirror"], "ca": record["ca"]}]}
+    def entry(name, url, **kw):
+        return {"registry": name, "mirrors_only": True, "mirrors": [{"url": url, "ca": record["ca"], **kw}]}
+
+    def render(registries):
+        result = ansible_playbook(playbook, "-e", json.dumps({"kubenode_registries": registries}))
+        assert result.returncode == 0, result.stdout[-3000:]
+        return {c["id"]: c for c in chain_info(host, expected, registries={
+            e["registry"]: [m["url"] for m in e["mirrors"]] for e in registries})["checks"]}
 
     def pull():
         host.run("crictl rmi %s", image)
-        return host.run("crictl pull %s", image)
+        return host.run("timeout 120 crictl pull %s", image)
 
+    def assert_refused(result):
+        assert result.rc != 0 and any(w in result.stderr.lower() for w in ("authoriz", "authenticat", "401")), result.stderr
+
+    public = [entry(n, record["public_mirror"]) for n in record["mirrored"]]
     assert pull().rc == 0
-    without = [public(n) for n in record["mirrored"]] + [
-        {"registry": private, "mirrors_only": True, "mirrors": [{"url": record["private_mirror"], "ca": record["ca"]}]}]
     try:
-        result = ansible_playbook(playbook, "-e", json.dumps({"kubenode_registries": without}))
-        assert result.returncode == 0, result.stdout[-3000:]
-        refused = pull()
-        assert refused.rc != 0 and any(w in refused.stderr.lower() for w in ("authoriz", "authenticat", "401")), refused.stderr
-        check = {c["id"]: c for c in chain_info(host, expected)["checks"]}[f"registry.mirror.{private}.0"]
-        assert check["status"] == "fail" and "wants credentials" in check["hint"], check
+        checks = render([*public, entry(private, record["private_mirror"], username=credentials["username"], password="not-the-password"),
+                         entry(unreachable, "https://127.0.0.1:9")])
+        assert_refused(pull())
+        for name, cause in ((private, "refused the configured credentials"), (unreachable, "unreachable")):
+            check = checks[f"registry.mirror.{name}.0"]
+            assert check["status"] == "fail" and cause in check["hint"] and name in check["hint"], check
 
-        result = ansible_playbook(playbook, "-e", json.dumps({"kubenode_registries": [public(n) for n in record["mirrored"]]}))
-        assert result.returncode == 0, result.stdout[-3000:]
+        checks = render([*public, entry(private, record["private_mirror"])])
+        assert_refused(pull())
+        check = checks[f"registry.mirror.{private}.0"]
+        assert check["status"] == "fail" and "wants credentials" in check["hint"], check
         if expected["runtime"] == "containerd":
-            assert not host.file(f"{expected['registry_hosts_dir']}/{private}").exists
+            assert not host.file(f"{expected['registry_hosts_dir']}/{unreachable}").exists
         else:
-            assert private not in host.file(expected["crio_registries_conf_file"]).content_string
-        check = {c["id"]: c for c in chain_info(host, expected)["checks"]}[f"registry.config.{private}"]
-        assert check["status"] == "fail", check
-        assert pull().rc != 0
+            assert unreachable not in host.file(expected["crio_registries_conf_file"]).content_string
+        check = {c["id"]: c for c in chain_info(host, expected, registries={unreachable: ["https://127.0.0.1:9"]})["checks"]}
+        assert check[f"registry.config.{unreachable}"]["status"] == "fail", check
     finally:
         result = ansible_playbook(playbook, "-vvv")
     assert result.returncode == 0, result.stdout[-3000:]
-    leaked = password in result.stdout + result.stderr  # not in an assert: pytest would print it
+    leaked = credentials["password"] in result.stdout + result.stderr  # not in an assert: pytest would print it
     assert not leaked, "the registries tasks printed the registry password"
     assert pull().rc == 0
+
+
+def test_an_image_that_exists_nowhere_fails_fast_with_the_runtime_error(host, expected):
+    """A pull of a name no mirror has ends within the CRI timeout with the runtime's own
+    'not found' error (mirrors_only: nothing falls back to the real registry), not a hang."""
+    started = time.monotonic()
+    result = host.run("timeout 120 crictl pull registry.k8s.io/kubenode/no-such-image:1")
+    assert result.rc not in (0, 124), result.stderr
+    assert "not found" in result.stderr.lower() or "manifest unknown" in result.stderr.lower(), result.stderr
+    assert time.monotonic() - started < 60
 
 
 @contextlib.contextmanager

@@ -93,3 +93,49 @@ def test_registry_checks_cover_each_asked_registry():
     assert ids == {"registry.config.registry.k8s.io": "ok", "registry.mirror.registry.k8s.io.0": "ok",
                    "registry.config.k8s.gcr.io": "fail"}
     assert chain.registry_checks("containerd", None) == []
+
+
+@pytest.mark.parametrize(("reference", "location"), [
+    ("registry.k8s.io/pause:3.10.2", ("registry.k8s.io", "pause", "3.10.2")),
+    ("gcr.io/k8s-staging-cri-tools/test-image-latest", ("gcr.io", "k8s-staging-cri-tools/test-image-latest", "latest")),
+    ("host:5000/a/b@sha256:abc", ("host:5000", "a/b", "sha256:abc")),
+    ("host:5000/a/b:1@sha256:abc", ("host:5000", "a/b", "sha256:abc")),
+    ("localhost/kubenode/pause:1.0", ("localhost", "kubenode/pause", "1.0")),
+    ("busybox:1.36", None),
+    ("library/busybox", None),
+])
+def test_image_location(reference, location):
+    assert gather.image_location(reference) == location
+
+
+PAUSE = "registry.k8s.io/pause:3.10.2"
+HEAD = f"{M}/v2/pause/manifests/3.10.2"
+
+
+@pytest.mark.parametrize(("lookup", "status", "needle"), [
+    (None, "warn", "no mirror of its registry is configured"),
+    ({"registry": "registry.k8s.io", "probes": [{"url": HEAD, "status": 200}]}, "ok", "pulls it from there"),
+    ({"registry": "registry.k8s.io", "probes": [{"url": HEAD, "status": 404}, {"url": "https://b/v2/x", "status": 200}]}, "ok", ""),
+    ({"registry": "registry.k8s.io", "probes": [{"url": HEAD, "status": 404}]}, "fail", "HTTP 404 (manifest unknown)"),
+    ({"registry": "registry.k8s.io", "probes": [{"url": HEAD, "status": None, "error": {"kind": "connect", "message": "refused"}}]},
+     "fail", "(refused)"),
+    ({"registry": "registry.k8s.io", "probes": [{"url": HEAD, "status": 401, "challenge": "Bearer"}]}, "warn", "token"),
+])
+def test_an_absent_sandbox_image_is_looked_up_on_the_mirrors(lookup, status, needle):
+    (present,) = [c for c in chain.sandbox_checks({"image": PAUSE, "present": False, "source": "s"}, None, lookup=lookup)
+                  if c["id"] == "sandbox.present"]
+    assert present["status"] == status and needle in present["hint"]
+    if status == "fail":
+        assert "registry.k8s.io" in present["hint"] and HEAD in present["source"]
+
+
+def test_registry_facts_look_up_only_images_of_mirrored_registries(monkeypatch):
+    seen = []
+    monkeypatch.setattr(gather, "probe_mirror", lambda m, t, path="", method="GET", accept=None: seen.append((path, method)) or {
+        "url": m["url"] + "/v2/" + path, "status": 200})
+    monkeypatch.setattr(gather, "containerd_registry_facts", lambda path, names: {
+        "config_path": path, "others": [], "registries": {"registry.k8s.io": {"present": True, "mirrors": [{"url": M}]}}})
+    out = gather.registry_facts("containerd", {"registry.k8s.io": [M]}, {}, containerd_hosts_dir="/d",
+                                images=(PAUSE, "docker.io/library/busybox:1"))
+    assert list(out["images"]) == [PAUSE] and out["images"][PAUSE]["registry"] == "registry.k8s.io"
+    assert seen == [("pause/manifests/3.10.2", "HEAD"), ("", "GET")]
