@@ -16,7 +16,7 @@ export MOLECULE_GLOB := molecule/*/molecule.yml
 # Scenarios run by `make molecule` (one fresh VM each, one after another).
 SCENARIOS ?= containerd crio
 HOST_PACKAGES := qemu-system-x86 qemu-utils mmdebstrap debvm socat e2fsprogs openssh-client \
-  busybox-static gcc libc6-dev make pkg-config libseccomp-dev containerd runc \
+  gcc libc6-dev make pkg-config libseccomp-dev containerd runc \
   skopeo apache2-utils openssl
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian suites of the test bed's base images (`make image` builds each; CI uses both).

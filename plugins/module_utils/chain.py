@@ -722,12 +722,13 @@ def sandbox_pull_check(image: str, source: str, lookup: dict | None) -> dict:
     """``sandbox.present`` for an image not in the runtime's store: pullable when a mirror of
     its registry has its manifest (``lookup``: registry_facts' ``images`` entry, the mirrors
     in the runtime's order), a ``fail`` naming the mirrors and the cause when none can serve it,
-    a ``warn`` when no mirror is configured for its registry (the node would go upstream)."""
+    a ``warn`` when the verifier was given no mirror of its registry (the node would go upstream)."""
     where = f"crictl images ({source}: {image})"
     if not lookup:
         return check("sandbox.present", "sandbox", "warn", False, True, where,
-                     f"{image} is not in the runtime's image store and no mirror of its registry is configured: "
-                     "the first pod pulls it from the registry itself (or fails offline)")
+                     f"{image} is not in the runtime's image store, and its registry has no mirror among the registries "
+                     "the verifier was given (kubenode_registries): the first pod pulls it from the registry itself "
+                     "(or fails offline)")
     probes = lookup.get("probes") or []
     urls = ", ".join(p.get("url", "") for p in probes)
     for probe in probes:

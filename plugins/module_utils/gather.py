@@ -853,7 +853,10 @@ def crio_registry_facts(conf: str, certs_dir: str, auth_file: str | None, regist
             location = mirror.get("location", "")
             host = location.split("/", 1)[0]
             auth = (auths.get(location) or auths.get(host) or {}).get("auth")
-            entry["mirrors"].append({"url": f"https://{location}", "location": location,
+            # A location with a path is a repository namespace on that host: the API is at
+            # https://<host>/v2/<namespace>/... (containers-registries.conf(5)).
+            entry["mirrors"].append({"url": f"https://{location}", "location": location, "api_base": f"https://{host}",
+                                     "namespace": location.split("/", 1)[1] if "/" in location else "",
                                      "ca": sorted(glob.glob(os.path.join(certs_dir, host, "*.crt"))),
                                      "skip_verify": bool(mirror.get("insecure")), "override_path": False,
                                      "has_credentials": bool(auth), "_authorization": f"Basic {auth}" if auth else ""})
@@ -869,13 +872,16 @@ MANIFEST_TYPES = ", ".join((
 
 def image_location(reference: str) -> tuple[str, str, str] | None:
     """``(registry, repository, tag or digest)`` of a fully qualified image reference
-    (``registry.k8s.io/pause:3.10.2``, ``host:5000/a/b@sha256:...``; no tag means ``latest``),
+    (``registry.k8s.io/pause:3.10.2``, ``host:5000/a/b@sha256:...``; no tag means ``latest``;
+    ``docker.io/busybox`` is ``library/busybox``),
     or None for a short name (no registry host: a dot, a colon or ``localhost`` before the first /)."""
     name, digest = reference.split("@", 1) if "@" in reference else (reference, "")
     host, rest = name.split("/", 1) if "/" in name else (name, "")
     if not rest or not ("." in host or ":" in host or host == "localhost"):
         return None
     repository, tag = rest.rsplit(":", 1) if ":" in rest.rsplit("/", 1)[-1] else (rest, "")
+    if host == "docker.io" and "/" not in repository:  # Docker Hub's official images live under library/
+        repository = "library/" + repository
     return host, repository, digest or tag or "latest"
 
 
@@ -892,7 +898,7 @@ def probe_mirror(mirror: dict, timeout: int = 10, path: str = "", method: str = 
 
     from ansible.module_utils.urls import SSLValidationError, open_url  # noqa: PLC0415
 
-    base = mirror["url"].rstrip("/")
+    base = (mirror.get("api_base") or mirror["url"]).rstrip("/")
     url = (base + "/" if mirror.get("override_path") else base + "/v2/") + path
     result: dict = {"url": url, "status": None, "challenge": None, "api_version": None, "error": None}
     headers = {"Authorization": mirror["_authorization"]} if mirror.get("_authorization") else {}
@@ -959,7 +965,8 @@ def registry_facts(runtime: str, asked: dict, facts: dict, *, containerd_hosts_d
         entry = out["registries"].get(location[0]) if location else None
         if entry and entry.get("mirrors"):
             out["images"][reference] = {"registry": location[0], "probes": [
-                probe_mirror(m, timeout, f"{location[1]}/manifests/{location[2]}", "HEAD", MANIFEST_TYPES) for m in entry["mirrors"]]}
+                probe_mirror(m, timeout, "/".join(filter(None, (m.get("namespace"), location[1]))) + f"/manifests/{location[2]}",
+                             "HEAD", MANIFEST_TYPES) for m in entry["mirrors"]]}
     for entry in out["registries"].values():
         for mirror in entry["mirrors"]:
             mirror["probe"] = probe_mirror(mirror, timeout)

@@ -65,7 +65,7 @@ def pull(crictl, ctd, image) -> subprocess.CompletedProcess:
                            "pull", image], capture_output=True, text=True, check=False, timeout=90)
 
 
-def registry_checks(ctd, crictl, tmp_path, registries_var) -> dict:
+def registry_checks(ctd, crictl, tmp_path, registries_var, prefix: str = "registry.") -> dict:
     crictl_config = tmp_path / "crictl.yaml"
     crictl_config.write_text(f"runtime-endpoint: {ctd.endpoint}\n")
     result = run_module("runtime_chain_info", {
@@ -73,7 +73,7 @@ def registry_checks(ctd, crictl, tmp_path, registries_var) -> dict:
         "containerd_config": str(ctd.config), "crictl_config": str(crictl_config), "runtime_binaries": {"containerd": ctd.binary},
         "fail_on_checks": False, "registries": registry_mirror_urls(registries_var)})
     assert "checks" in result, result
-    return {c["id"]: c for c in result["checks"] if c["id"].startswith("registry.")}
+    return {c["id"]: c for c in result["checks"] if c["id"].startswith(prefix)}
 
 
 def test_pulls_by_upstream_name_through_the_mirror_with_and_without_credentials(flavor, crictl, registries, tmp_path):
@@ -133,3 +133,15 @@ def test_a_wrong_ca_an_unreachable_mirror_and_a_missing_hosts_file_each_fail_by_
         write_hosts(ctd, [])
         check = registry_checks(ctd, crictl, tmp_path, wrong_ca)["registry.config.registry.k8s.io"]
         assert check["status"] == "fail" and "has no hosts.toml" in check["hint"]
+
+
+@pytest.mark.parametrize(("image", "status", "says"), [
+    (PAUSE, "ok", "the mirror has it"),
+    ("registry.k8s.io/pause:0.0-nowhere", "fail", "HTTP 404 (manifest unknown)"),
+], ids=["on-the-mirror", "nowhere"])
+def test_an_absent_sandbox_image_is_looked_up_on_the_mirrors(flavor, crictl, registries, tmp_path, image, status, says):
+    with containerd_instance(flavor.render(containerd_sandbox_image=image), flavor.binary) as ctd:
+        write_hosts(ctd, asked(registries, with_private=False))
+        check = registry_checks(ctd, crictl, tmp_path, asked(registries, with_private=False), prefix="sandbox.")["sandbox.present"]
+        assert check["status"] == status and says in check["hint"], check
+        assert "/v2/pause/manifests/" in check["source"]

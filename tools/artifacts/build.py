@@ -30,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tools.testbed import paths
+from tools.testbed import debs, paths
 
 from . import catalog, oci
 
@@ -179,30 +179,50 @@ operator:x:37:
 users:x:100:
 nogroup:x:65534:
 """
-# Applets Debian's busybox-static leaves out that critest's specs run in its default image
+# Applets Debian's busybox leaves out that critest's specs run in its default image
 # (``pgrep sleep``, ``ipcs -m``), as small scripts over /proc.
 BUSYBOX_EXTRAS = {
     "pgrep": ("#!/bin/sh\n# pgrep NAME: the pids whose command name is NAME (exit 1 if none).\n"
-              "found=1\nfor d in /proc/[0-9]*; do\n  read -r comm < \"$d/comm\" 2>/dev/null || continue\n"
+              "found=1\nfor d in /proc/[0-9]*; do\n  read -r comm 2>/dev/null < \"$d/comm\" || continue\n"
               "  [ \"$comm\" = \"$1\" ] && { echo \"${d#/proc/}\"; found=0; }\ndone\nexit $found\n"),
     "ipcs": ("#!/bin/sh\n# ipcs -m: the System V shared memory segments of this IPC namespace.\n"
              "echo '------ Shared Memory Segments --------'\ncat /proc/sysvipc/shm\n"),
 }
+# Debian's `busybox` (dynamic), not busybox-static: the static build's shell runs its applets
+# without a PATH lookup (FEATURE_SH_STANDALONE), so a masked /bin/ls would never be opened and
+# critest's MaskedPaths spec could not see "/bin/sh: ls: Permission denied". Applets are hard
+# links, as in the busybox image: a path masked with /dev/null then hides that name only (a
+# symlink would carry the mask to /bin/busybox and every applet).
+BUSYBOX_PACKAGE = "busybox"
+
+
+def _shared_libraries(binary: Path) -> list[Path]:
+    """The shared objects ``binary`` loads (its ELF interpreter included), from ``ldd``."""
+    out = subprocess.run(["ldd", str(binary)], capture_output=True, text=True, check=True).stdout
+    found = []
+    for line in out.splitlines():
+        words = line.split()
+        path = words[2] if "=>" in words and len(words) > 2 else words[0] if words and words[0].startswith("/") else ""
+        if path.startswith("/"):
+            found.append(Path(path))
+    return found
 
 
 def _busybox_files() -> tuple[list[oci.FileEntry], str]:
-    busybox = Path("/bin/busybox")
-    if not busybox.exists():
-        raise RuntimeError("/bin/busybox is missing: install the busybox-static package (`make host-deps`)")
-    version = subprocess.run(["dpkg-query", "-W", "-f=${Version}", "busybox-static"], capture_output=True, text=True).stdout.strip()
+    root, version = debs.unpacked(BUSYBOX_PACKAGE)
+    busybox = root / "bin" / "busybox"
     applets = subprocess.run([str(busybox), "--list"], capture_output=True, text=True, check=True).stdout.split()
     files = [oci.FileEntry("bin/busybox", busybox.read_bytes())]
-    files += [oci.FileEntry(f"bin/{a}", link="busybox") for a in sorted(set(applets)) if a != "busybox"]
+    files += [oci.FileEntry(f"bin/{a}", hardlink="bin/busybox") for a in sorted(set(applets)) if a != "busybox"]
     files += [oci.FileEntry(f"bin/{name}", text.encode()) for name, text in BUSYBOX_EXTRAS.items() if name not in applets]
+    # Each shared object where the loader looks for it (the host's own, under the path ldd names).
+    files += [oci.FileEntry(str(library).lstrip("/"), library.resolve().read_bytes()) for library in _shared_libraries(busybox)]
     files += [oci.FileEntry("etc/passwd", BUSYBOX_PASSWD.encode(), mode=0o644),
               oci.FileEntry("etc/group", BUSYBOX_GROUP.encode(), mode=0o644),
-              oci.FileEntry("tmp/.keep", b"", mode=0o644)]
-    return files, version or "unknown"
+              oci.FileEntry("tmp/", mode=0o1777)]
+    libc = subprocess.run(["dpkg-query", "-W", "-f=${Version}", "libc6"], capture_output=True, text=True).stdout.strip()
+    recipe = hashlib.sha256(json.dumps([BUSYBOX_PASSWD, BUSYBOX_GROUP, BUSYBOX_EXTRAS], sort_keys=True).encode()).hexdigest()[:12]
+    return files, f"busybox {version}, libc6 {libc or 'unknown'}, files {recipe}"
 
 
 def _compile_static(source: Path, out: Path) -> str:

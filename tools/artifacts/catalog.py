@@ -198,7 +198,7 @@ class OciImage:
     mirror_path: str
     entrypoint: tuple[str, ...] = ()
     cmd: tuple[str, ...] = ()
-    source: str = ""  # "busybox" (host busybox-static) or "pause" (src/pause.c)
+    source: str = ""  # "busybox" (Debian's busybox, see build.py) or "pause" (src/pause.c)
     extra: dict = field(default_factory=dict)
     user: str = ""  # the image config's User
     # Files added to (or replacing) the source's: (path in the image, text, mode).
@@ -351,9 +351,12 @@ E2E_IMAGES = "registry.k8s.io/e2e-test-images"
 
 def _web_server(port: int) -> str:
     """nginx's stand-in: busybox httpd on ``port``, under a first process named nginx that
-    writes /var/run/nginx.pid (the host-PID spec reads it and looks for it with ``pidof nginx``)."""
+    writes /var/run/nginx.pid (the host-PID spec reads it and looks for it with ``pidof nginx``)
+    and, like nginx's master, has "master process" in its command line (the container-PID spec
+    greps /proc/1/cmdline for it): the script runs itself again with those words, same pid."""
     return ("#!/bin/sh\n"
             f"# A stand-in for nginx: busybox httpd serving /usr/share/nginx/html on port {port}.\n"
+            '[ "$1" = master ] || exec "$0" master "nginx: master process" "$@"\n'
             "echo $$ > /var/run/nginx.pid\n"
             f"httpd -f -p {port} -h /usr/share/nginx/html &\n"
             "trap 'kill $! 2>/dev/null; exit 0' TERM INT QUIT\n"
@@ -376,9 +379,10 @@ _PREDEFINED_GROUP = (
 
 
 def _critest_image(name: str, reference: str, **kwargs) -> OciImage:
+    """One of critest's images, on busybox with its CMD (``sh``, as images built FROM busybox inherit)."""
     path = reference.split("/", 1)[1].replace("/", "-").replace(":", "-")
     return OciImage(name=f"critest-{name}", version="1", reference=reference, mirror_path=f"images/critest/{path}.oci.tar",
-                    source="busybox", **kwargs)
+                    **{"source": "busybox", "cmd": ("sh",), **kwargs})
 
 
 CRITEST_IMAGES: tuple[OciImage, ...] = (
@@ -393,7 +397,7 @@ CRITEST_IMAGES: tuple[OciImage, ...] = (
                    files=(("usr/local/bin/httpd-foreground", _HTTPD, 0o755),
                           ("usr/local/apache2/htdocs/index.html", "<html><body><h1>It works!</h1></body></html>\n", 0o644))),
     # no_new_privs specs: a setuid-root program that prints its effective uid.
-    _critest_image("nonewprivs", f"{E2E_IMAGES}/nonewprivs:1.3", entrypoint=("/usr/local/bin/nnp",),
+    _critest_image("nonewprivs", f"{E2E_IMAGES}/nonewprivs:1.3", entrypoint=("/usr/local/bin/nnp",), cmd=(),
                    compiled=(("nnp.c", "usr/local/bin/nnp", 0o4755),)),
     # Image user specs (images/image-user): the config's User, read by ImageStatus.
     _critest_image("user-uid", f"{CRI_TOOLS_IMAGES}/test-image-user-uid:latest", user="1002"),
@@ -411,6 +415,10 @@ CRITEST_IMAGES: tuple[OciImage, ...] = (
     _critest_image("test-image-latest", f"{CRI_TOOLS_IMAGES}/test-image-latest:latest", files=(("test-image-latest", "latest\n", 0o644),)),
     _critest_image("test-image-tag", f"{CRI_TOOLS_IMAGES}/test-image-tag:test", files=(("test-image-tag", "test\n", 0o644),)),
     _critest_image("test-image-tag-all", f"{CRI_TOOLS_IMAGES}/test-image-tag:all", files=(("test-image-tag-all", "all\n", 0o644),)),
+    # The image specs pull registry.k8s.io/pause:3.9 and k8s.gcr.io/pause:3.9 and want one image
+    # with exactly those two tags, then remove it by ID: its own image, not the node's sandbox image.
+    _critest_image("pause", "registry.k8s.io/pause:3.9", source="pause", cmd=(), entrypoint=("/pause",),
+                   files=(("etc/kubenode-critest-pause", "pause 3.9 for critest's image specs\n", 0o644),)),
 )
 
 IMAGES: tuple[OciImage, ...] = (PAUSE_IMAGE, TEST_IMAGE, *CRITEST_IMAGES)

@@ -19,13 +19,15 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class FileEntry:
-    """One member of an image layer: a regular file (``data``), a symlink (``link``), or an
-    empty directory (a ``path`` that ends in ``/``)."""
+    """One member of an image layer: a regular file (``data``), a symlink (``link``), a hard
+    link to another member (``hardlink``: its path in the layer), or a directory with ``mode``
+    (a ``path`` that ends in ``/``)."""
 
     path: str
     data: bytes | None = None
     mode: int = 0o755
     link: str | None = None
+    hardlink: str | None = None
 
 
 @dataclass(frozen=True)
@@ -64,18 +66,23 @@ def _info(name: str, *, kind: bytes, size: int = 0, mode: int = 0o644, link: str
 
 
 def layer_tar(files: tuple[FileEntry, ...]) -> bytes:
-    """Return the uncompressed layer tar: parent directories first, members sorted."""
-    dirs: set[str] = set()
+    """Return the uncompressed layer tar: directories first (parents 0755 unless given), then
+    files and symlinks, then hard links (each after the member it names), each group sorted."""
+    dirs: dict[str, int] = {}
     for entry in files:
         parts = entry.path.strip("/").split("/")[: None if entry.path.endswith("/") else -1]
         for i in range(1, len(parts) + 1):
-            dirs.add("/".join(parts[:i]))
+            dirs.setdefault("/".join(parts[:i]), 0o755)
+    dirs.update({e.path.strip("/"): e.mode for e in files if e.path.endswith("/")})
     entries: list[tuple[tarfile.TarInfo, bytes | None]] = [
-        (_info(d + "/", kind=tarfile.DIRTYPE, mode=0o755), None) for d in sorted(dirs)
+        (_info(d + "/", kind=tarfile.DIRTYPE, mode=mode), None) for d, mode in sorted(dirs.items())
     ]
-    for entry in sorted((e for e in files if not e.path.endswith("/")), key=lambda e: e.path):
+    members = sorted((e for e in files if not e.path.endswith("/")), key=lambda e: (e.hardlink is not None, e.path))
+    for entry in members:
         name = entry.path.strip("/")
-        if entry.link is not None:
+        if entry.hardlink is not None:
+            entries.append((_info(name, kind=tarfile.LNKTYPE, mode=entry.mode, link=entry.hardlink.strip("/")), None))
+        elif entry.link is not None:
             entries.append((_info(name, kind=tarfile.SYMTYPE, mode=0o777, link=entry.link), None))
         else:
             data = entry.data or b""

@@ -14,10 +14,8 @@ Both serve TLS with a server certificate for 10.0.2.100 and 127.0.0.1 signed by 
 
 Layout under ``<cache>/registry/`` (see paths.py)::
 
-    bin/<deb version>/usr/bin/docker-registry   from Debian's docker-registry package, fetched
-                                                with ``apt-get download`` (apt checks it against
-                                                the signed archive) and unpacked, never installed:
-                                                the package's service would listen on every address
+    (the binary: Debian's docker-registry package, unpacked under <cache>/debs/ by debs.py,
+    never installed: the package's service would listen on every address)
     pki/ca.crt, ca.key, server.crt, server.key  made once with ``openssl`` (trust/ca.crt: the CA alone)
     auth/htpasswd, auth/testbed.json (0600)     the private registry's one user (``htpasswd -B``)
     store/<key>/{public,private}/               registry storage, pushed once with ``skopeo``
@@ -43,7 +41,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import paths
+from . import debs, paths
 from .mirror import GUEST_GATEWAY
 
 PUBLIC_PORT_IN_GUEST = 5000
@@ -99,14 +97,15 @@ MARKER_FILE = "etc/kubenode-private-image"
 # the mirror stands for (MIRRORED for public names, PRIVATE_REGISTRY for private ones).
 def _critest_served() -> tuple[Served, ...]:
     """critest's images (tools/artifacts/catalog.py CRITEST_IMAGES) under their upstream
-    repository paths; one image is served under three tags, and the pause image as 3.9 too
-    (critest pulls it from registry.k8s.io and k8s.gcr.io and wants one image)."""
+    repository paths (the public registry serves each under every MIRRORED registry: critest
+    pulls pause:3.9 from registry.k8s.io and k8s.gcr.io and wants one image); one image is
+    served under three tags."""
     from tools.artifacts import catalog  # noqa: PLC0415 - stdlib only
 
     served = [Served(image.name, image.reference.split("/", 1)[1]) for image in catalog.CRITEST_IMAGES]
     tags = next(s for s in served if s.artifact == "critest-test-image-tags")
     served += [Served(tags.artifact, tags.name.replace(":1", f":{n}")) for n in ("2", "3")]
-    return (*served, Served("pause-image", "pause:3.9"))
+    return tuple(served)
 
 
 SERVED: tuple[Served, ...] = (
@@ -148,28 +147,14 @@ def _need(tool: str, package: str) -> None:
 
 # ------------------------------------------------------------------ the registry binary
 def ensure_binary(log=print) -> Path:
-    """Return the docker-registry binary of the host's Debian archive (fetched once).
+    """Return the docker-registry binary of the host's Debian archive (fetched once, unpacked,
+    never installed: the package's service would listen on every address; see debs.py).
 
     Raises:
         RuntimeError: apt cannot download the package (the message has apt's error).
     """
-    version = _run(["apt-cache", "policy", REGISTRY_PACKAGE]).split("Candidate:", 1)[-1].split()[0] if shutil.which("apt-cache") else ""
-    if not version or version == "(none)":
-        raise RuntimeError(f"apt knows no {REGISTRY_PACKAGE} package: run `apt-get update` (make host-deps)")
-    target = registry_dir() / "bin" / version.replace(":", "_")
-    binary = target / "usr" / "bin" / "docker-registry"
-    if binary.is_file():
-        return binary
-    log(f"testbed: fetching {REGISTRY_PACKAGE} {version} from the Debian archive (unpacked, not installed)")
-    with tempfile.TemporaryDirectory(dir=registry_dir()) as tmp:
-        _run(["apt-get", "download", f"{REGISTRY_PACKAGE}={version}"], cwd=Path(tmp))
-        deb = next(Path(tmp).glob("*.deb"))
-        unpacked = Path(tmp) / "root"
-        _run(["dpkg-deb", "-x", str(deb), str(unpacked)])
-        (unpacked / "SHA256").write_text(f"{hashlib.sha256(deb.read_bytes()).hexdigest()}  {deb.name}\n")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        unpacked.rename(target)
-    return binary
+    root, _version = debs.unpacked(REGISTRY_PACKAGE, log=log)
+    return root / "usr" / "bin" / "docker-registry"
 
 
 # ------------------------------------------------------------------ PKI and credentials
@@ -278,7 +263,7 @@ def pid_files(directory: Path) -> list[Path]:
 def _store_key(manifest: dict, binary: Path) -> str:
     images = {s.artifact: manifest["artifacts"][s.artifact]["sha256"] for s in SERVED if s.artifact}
     text = json.dumps({"recipe": STORE_RECIPE, "served": [s.__dict__ for s in SERVED], "images": images,
-                       "registry": binary.parent.parent.parent.name}, sort_keys=True)
+                       "registry": binary.parents[2].name}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

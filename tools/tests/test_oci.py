@@ -82,8 +82,20 @@ def test_critest_images_add_their_files_to_busybox_and_build_their_programs(tmp_
     images = {i.name: i for i in catalog.CRITEST_IMAGES}
     files = {f.path: f for f in build.image_files(images["critest-predefined-group"], tmp_path)[0]}
     assert b"group-defined-in-image:x:50000:default-user" in files["etc/group"].data
-    assert files["bin/sh"].link == "busybox" and b"pgrep NAME" in files["bin/pgrep"].data
+    assert files["bin/sh"].hardlink == "bin/busybox" and b"pgrep NAME" in files["bin/pgrep"].data
+    assert files["tmp/"].mode == 0o1777 and any(p.endswith("/libc.so.6") for p in files)
     files, version = build.image_files(images["critest-nonewprivs"], tmp_path)
     nnp = {f.path: f for f in files}["usr/local/bin/nnp"]
     assert nnp.mode == 0o4755 and nnp.data[:4] == b"\x7fELF" and "+nnp.c:" in version
     assert len({i.mirror_path for i in catalog.IMAGES}) == len(catalog.IMAGES)
+
+
+def test_hard_links_follow_the_member_they_name_and_directories_keep_their_mode():
+    files = (oci.FileEntry("bin/[", hardlink="bin/busybox"), oci.FileEntry("bin/busybox", b"bb"), oci.FileEntry("tmp/", mode=0o1777))
+    with tarfile.open(fileobj=io.BytesIO(oci.layer_tar(files))) as tar:
+        members = tar.getmembers()
+    names = [m.name for m in members]
+    assert names.index("bin/busybox") < names.index("bin/[")
+    link = members[names.index("bin/[")]
+    assert link.islnk() and link.linkname == "bin/busybox"
+    assert members[names.index("tmp")].mode == 0o1777

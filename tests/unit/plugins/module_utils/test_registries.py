@@ -101,6 +101,8 @@ def test_registry_checks_cover_each_asked_registry():
     ("host:5000/a/b@sha256:abc", ("host:5000", "a/b", "sha256:abc")),
     ("host:5000/a/b:1@sha256:abc", ("host:5000", "a/b", "sha256:abc")),
     ("localhost/kubenode/pause:1.0", ("localhost", "kubenode/pause", "1.0")),
+    ("docker.io/busybox:1.36", ("docker.io", "library/busybox", "1.36")),
+    ("docker.io/kubenode/x", ("docker.io", "kubenode/x", "latest")),
     ("busybox:1.36", None),
     ("library/busybox", None),
 ])
@@ -113,7 +115,7 @@ HEAD = f"{M}/v2/pause/manifests/3.10.2"
 
 
 @pytest.mark.parametrize(("lookup", "status", "needle"), [
-    (None, "warn", "no mirror of its registry is configured"),
+    (None, "warn", "has no mirror among the registries the verifier was given"),
     ({"registry": "registry.k8s.io", "probes": [{"url": HEAD, "status": 200}]}, "ok", "pulls it from there"),
     ({"registry": "registry.k8s.io", "probes": [{"url": HEAD, "status": 404}, {"url": "https://b/v2/x", "status": 200}]}, "ok", ""),
     ({"registry": "registry.k8s.io", "probes": [{"url": HEAD, "status": 404}]}, "fail", "HTTP 404 (manifest unknown)"),
@@ -139,3 +141,21 @@ def test_registry_facts_look_up_only_images_of_mirrored_registries(monkeypatch):
                                 images=(PAUSE, "docker.io/library/busybox:1"))
     assert list(out["images"]) == [PAUSE] and out["images"][PAUSE]["registry"] == "registry.k8s.io"
     assert seen == [("pause/manifests/3.10.2", "HEAD"), ("", "GET")]
+
+
+def test_a_crio_mirror_with_a_namespace_is_asked_at_its_host_v2_root(monkeypatch, tmp_path):
+    conf = tmp_path / "registries.conf"
+    conf.write_text('[[registry]]\nprefix = "registry.k8s.io"\nlocation = "registry.k8s.io"\n'
+                    '[[registry.mirror]]\nlocation = "mirror.example:5000/k8s"\n')
+    (tmp_path / "registries.conf.d").mkdir()
+    urls = []
+
+    def fake_probe(m, t, path="", method="GET", accept=None):
+        urls.append(((m.get("api_base") or m["url"]) + "/v2/" + path, method))
+        return {"url": urls[-1][0], "status": 200}
+
+    monkeypatch.setattr(gather, "probe_mirror", fake_probe)
+    out = gather.registry_facts("crio", {"registry.k8s.io": ["https://mirror.example:5000/k8s"]}, {"crio": {}},
+                                crio_registries_conf=str(conf), crio_certs_dir=str(tmp_path / "certs.d"), images=(PAUSE,))
+    assert out["registries"]["registry.k8s.io"]["mirrors"][0]["url"] == "https://mirror.example:5000/k8s"
+    assert urls == [("https://mirror.example:5000/v2/k8s/pause/manifests/3.10.2", "HEAD"), ("https://mirror.example:5000/v2/", "GET")]
