@@ -48,6 +48,23 @@ CRITEST_TOOLS = ("DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-inst
 # (testLinuxImageWithDigest in cri-tools pkg/validate/consts.go).
 UPSTREAM_DIGEST = "9700f9a2f5bf2c45f2f605a0bd3bce7cf37420ec9d3ed50ac2758413308766bf"
 UPSTREAM_ONLY = "needs the byte-exact upstream image (pulled by a fixed digest that no local image can have)"
+# What was found about the failures that remain (not allowed: each is an open item), by spec
+# text and runtime; written under the failure in results/critest.md.
+EXPLAINED = {
+    ("OOMKilled", "containerd"): (
+        "containerd 2.3.7 reports reason Error: the container's only process is the OOM-killed dd (sh execs it), and on "
+        "the emulated VM the task's exit reaches the CRI plugin before its OOM event. Measured by hand on the same VM: the "
+        "same container with a command after dd (sh -c 'dd ...; echo rc=$?') is reported OOMKilled (dd got 137). Open: "
+        "not a problem of the image; to be taken to containerd with a reproducer."),
+    ("port mapping with host port", "crio"): (
+        "CRI-O's own hostport mapping: a connection from the node to 127.0.0.1:12000 times out (containerd, through the "
+        "CNI portmap plugin, passes). Open: perhaps CRI-O DNATs host ports for the node's addresses and localhost needs "
+        "route_localnet, not set by the roles (a guess, not analysed yet)."),
+    ("AppArmor", "crio"): (
+        "The test bed builds CRI-O without the `apparmor` build tag (tools/artifacts/catalog.py), so CRI-O ignores "
+        "profiles; CRI-O's release bundle has it. Open: build with the tag, and make node_prereqs install apparmor "
+        "(CRI-O then loads its default profile with apparmor_parser)."),
+}
 
 
 def log(msg: str) -> None:
@@ -140,7 +157,12 @@ def write(results: dict) -> None:
                      f"| {s['failed']} | {allowed} | {s['skipped']} | {s['wall_seconds']} |")
     for name, s in results["runtimes"].items():
         lines += ["", f"## {name}", "", "Failed:", ""]
-        lines += [f"- {f['spec']}: {'allowed, ' + f['allowed'] if f['allowed'] else f['message']}" for f in s["failed_specs"]] or ["- none"]
+        for f in s["failed_specs"]:
+            note = next((text for (needle, runtime), text in EXPLAINED.items() if needle in f["spec"] and runtime == name), "")
+            lines.append(f"- {f['spec']}: " + ("allowed, " + f["allowed"] if f["allowed"] else f["message"][:400]
+                                              + (f"\n  - **Why:** {note}" if note else "")))
+        if not s["failed_specs"]:
+            lines.append("- none")
         lines += ["", "Skipped (critest's reason):", ""]
         lines += [f"- {k['spec']}: {k['reason']}" for k in s["skipped_specs"]] or ["- none"]
     (RESULTS / "critest.md").write_text("\n".join(lines) + "\n")
@@ -152,8 +174,9 @@ def main(argv: list[str]) -> int:
                "critest_version": load_manifest()["artifacts"]["critest"]["version"], "runtimes": {}}
     previous = RESULTS / "critest.json"
     if argv and previous.exists():
-        # A run for some runtimes keeps the others' latest figures.
-        results["runtimes"] = json.loads(previous.read_text()).get("runtimes", {})
+        # A run for some runtimes keeps the others' latest figures (of this report's format).
+        results["runtimes"] = {name: s for name, s in json.loads(previous.read_text()).get("runtimes", {}).items()
+                               if "failed_specs" in s}
     with tempfile.TemporaryDirectory(prefix="kubenode-critest-") as tmp:
         for name in names:
             results["runtimes"][name] = run_one(name, Path(tmp))
