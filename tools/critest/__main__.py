@@ -57,9 +57,10 @@ EXPLAINED = {
         "same container with a command after dd (sh -c 'dd ...; echo rc=$?') is reported OOMKilled (dd got 137). Open: "
         "not a problem of the image; to be taken to containerd with a reproducer."),
     ("port mapping with host port", "crio"): (
-        "CRI-O's own hostport mapping: a connection from the node to 127.0.0.1:12000 times out (containerd, through the "
-        "CNI portmap plugin, passes). Open: perhaps CRI-O DNATs host ports for the node's addresses and localhost needs "
-        "route_localnet, not set by the roles (a guess, not analysed yet)."),
+        "CRI-O's own hostport mapping (internal/hostport, nftables): a connection from the node to 127.0.0.1:12000 times "
+        "out. Its rules DNAT local traffic to the pod but masquerade only hairpin connections, so a packet from "
+        "127.0.0.1 is not routed off loopback (net.ipv4.conf.*.route_localnet is 0); containerd passes through the CNI "
+        "portmap plugin, which masquerades localhost. Open: read from CRI-O's source, not tried on the node."),
     ("AppArmor", "crio"): (
         "The test bed builds CRI-O without the `apparmor` build tag (tools/artifacts/catalog.py), so CRI-O ignores "
         "profiles; CRI-O's release bundle has it. Open: build with the tag, and make node_prereqs install apparmor "

@@ -49,6 +49,8 @@ PRIVATE_PORT_IN_GUEST = 5001
 REGISTRY_PACKAGE = "docker-registry"
 # Bump when the store layout or the served names change in a way the key does not see.
 STORE_RECIPE = 2
+# A registry store of other images (another revision's) is removed once unused for this long.
+STORE_KEEP_SECONDS = 24 * 3600
 # The process tag reap() looks for in every test-bed process's command line.
 PROCESS_TAG = "kubenode-testbed"
 
@@ -291,6 +293,7 @@ def ensure_store(binary: Path, pki: Path, log=print) -> Path:
     with open(store_root / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if store.is_dir():
+            os.utime(store)  # in use: see the clean-up below
             return store
         _need("skopeo", "skopeo")
         log(f"testbed: pushing {len(SERVED)} images into the registry store {key}")
@@ -310,8 +313,10 @@ def ensure_store(binary: Path, pki: Path, log=print) -> Path:
         for leftover in [*tmp.glob(f"{PROCESS_TAG}-*"), *tmp.glob("registry-*.log"), *tmp.glob("*.oci.tar")]:
             leftover.unlink()
         tmp.rename(store)
+        # Other stores may be in use by a checkout of another revision (its registries serve
+        # them): only those untouched for a day go.
         for old in store_root.iterdir():
-            if old.is_dir() and old.name != key:
+            if old.is_dir() and old.name != key and time.time() - old.stat().st_mtime > STORE_KEEP_SECONDS:
                 shutil.rmtree(old, ignore_errors=True)
         return store
 
