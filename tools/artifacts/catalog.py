@@ -262,7 +262,11 @@ def go_builds(v: dict[str, str] | None = None) -> tuple[GoBuild, ...]:
         binaries=(("github.com/cri-o/cri-o/cmd/crio", "cri-o/bin/crio"),),
         cgo=True,
         static=True,
-        tags=STATIC_CGO_TAGS + ("containers_image_openpgp", "containers_image_ostree_stub", "exclude_graphdriver_btrfs", "btrfs_noversion"),
+        # apparmor: as CRI-O's release bundle; CRI-O then confines containers with its default
+        # profile wherever the kernel has AppArmor and apparmor_parser is installed (pure Go: it
+        # runs apparmor_parser, no libapparmor), and leaves them unconfined, as before, elsewhere.
+        tags=STATIC_CGO_TAGS + ("apparmor", "containers_image_openpgp", "containers_image_ostree_stub", "exclude_graphdriver_btrfs",
+                                "btrfs_noversion"),
         c_builds=(CBuild(source_dir="pinns", make_args=("CFLAGS=-std=c99 -Os -Wall -Werror -Wextra -static",), output="../bin/pinns",
                          member="cri-o/bin/pinns"),),
         mirror_path=crio_path,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tools.critest.__main__ import UPSTREAM_DIGEST, UPSTREAM_ONLY, classify, summarize
+from tools.critest.__main__ import RUNTIMES, SKIPS, UPSTREAM_DIGEST, UPSTREAM_ONLY, classify, summarize
 
 
 def spec(state, message="", name="runs a container"):
@@ -33,3 +33,18 @@ def test_only_the_fixed_digest_pull_is_allowed_to_fail():
     assert classify("[k8s.io] Image Manager public image with digest should be pulled and removed", "") == UPSTREAM_ONLY
     assert classify("anything", f"pull x@sha256:{UPSTREAM_DIGEST}") == UPSTREAM_ONLY
     assert classify("public image with tag should be pulled", "failed to pull image") == ""
+
+
+def test_a_spec_the_run_leaves_out_carries_the_reason_of_its_skip_entry():
+    report = [{"SpecReports": [spec("skipped", name="should terminate with exitCode 137 and reason OOMKilled"),
+                               spec("skipped", name="benchmark")]}]
+    skipped = summarize(report, SKIPS["containerd"])["skipped_specs"]
+    assert skipped[0]["reason"] == SKIPS["containerd"]["should terminate with exitCode 137 and reason OOMKilled"]
+    assert skipped[1]["reason"] == "skipped by the suite"
+
+
+def test_every_skip_names_the_upstream_practice_it_follows():
+    for runtime, skips in SKIPS.items():
+        assert runtime in RUNTIMES
+        for pattern, reason in skips.items():
+            assert pattern and "critest" in reason
