@@ -48,7 +48,7 @@ def registry_problems(registries: list, var: str = "kubenode_registries", runtim
     """
     problems: list[str] = []
     if not isinstance(registries, list):
-        return [f"{var} must be a list of registries (registry, mirrors), not {type(registries).__name__}"]
+        return [f"{var} must be a list of registries (registry, mirrors), not {_kind(registries)}"]
     seen: set[str] = set()
     for i, reg in enumerate(registries):
         where = f"{var}[{i}]"
@@ -102,6 +102,14 @@ def _mirror_problems(mirror, where: str, runtime: str) -> list[str]:
     if bool(mirror.get("username")) != bool(mirror.get("password")):
         problems.append(f"{where} needs both username and password (or neither)")
     return problems
+
+
+def _kind(value) -> str:
+    """What ``value`` is, in YAML's words (Ansible wraps strings and dicts in its own types)."""
+    for kind, name in ((bool, "a boolean"), (str, "a string"), ((int, float), "a number"), (dict, "a mapping"), (list, "a list")):
+        if isinstance(value, kind):
+            return name
+    return "null" if value is None else type(value).__name__
 
 
 def _shape_problems(item, where: str, known: set[str], needs: str) -> list[str]:

@@ -35,7 +35,9 @@ def on_controller(monkeypatch):
     ([{"registry": "r", "mirrors": [{"url": "https://m", "capabilities": ["pull", "fly"]}]}], "capabilities"),
     ([{"registry": "r", "mirrors": [{"url": "https://m", "ca": "/ctl/ca.crt", "skip_verify": True}]}], "both ca and skip_verify"),
     ([{"registry": "r", "mirrors": [{"url": "https://m", "insecure": True}]}], "unknown keys insecure"),
-    ({"registry": "r"}, "must be a list"),
+    ({"registry": "r"}, "must be a list of registries (registry, mirrors), not a mapping"),
+    ("docker.io", "not a string"),
+    (None, "not null"),
 ])
 def test_each_bad_input_is_named_with_its_fix(registries, needle, on_controller):
     problems = registry_problems(registries, "kubenode_registries")
