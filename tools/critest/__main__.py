@@ -64,7 +64,12 @@ SKIPS = {
             "A node limitation users see too: an immediately OOM-killed single-process container may show Error."),
     },
 }
-SKIPS["containerd-distro"] = SKIPS["containerd"]
+SKIPS["containerd-distro"] = {
+    "should terminate with exitCode 137 and reason OOMKilled": (
+        "left out for the limitation of containerd 2.x above (containerd's own critest run leaves it out with the "
+        "systemd cgroup driver), which is wider in containerd 1.7: its CRI plugin sets OOMKilled only from the OOM "
+        "event (pkg/cri/server/events.go of 1.7.30), with no check of the cgroup's OOM count at exit."),
+}
 # Node set-up critest needs beyond the tools, per runtime, as the runtime's own critest CI does it.
 # CRI-O maps host ports itself (nftables) and its rules do not masquerade connections from
 # 127.0.0.1, which critest's host-port specs make: CRI-O's contrib/test/ci/critest.yml turns
@@ -115,6 +120,12 @@ def summarize(report: list, skips: dict[str, str] | None = None) -> dict:
     return out
 
 
+def runtime_version(crictl_version: str) -> str:
+    """``<RuntimeName> <RuntimeVersion>`` from ``crictl version``'s text output ('' when absent)."""
+    fields = dict(line.split(":", 1) for line in crictl_version.splitlines() if ":" in line)
+    return f"{fields.get('RuntimeName', '').strip()} {fields.get('RuntimeVersion', '').strip()}".strip()
+
+
 def run_one(name: str, tmp: Path) -> dict:
     scenario, extra = RUNTIMES[name]
     vars_file = ROOT / "molecule" / scenario / "host_vars" / "node.yml"
@@ -150,12 +161,8 @@ def run_one(name: str, tmp: Path) -> dict:
         report = json.loads(subprocess.run(inst.ssh_argv("cat /var/tmp/critest.json"), check=True, capture_output=True).stdout)
         summary = summarize(report, SKIPS.get(name))
         summary["wall_seconds"] = round((dt.datetime.now() - started).total_seconds(), 1)
-        version = subprocess.run(inst.ssh_argv("crictl version -o json"), check=False, capture_output=True, text=True).stdout
-        try:
-            info = json.loads(version)
-            summary["runtime_version"] = f"{info.get('runtimeName', '')} {info.get('runtimeVersion', '')}".strip()
-        except ValueError:
-            summary["runtime_version"] = ""
+        summary["runtime_version"] = runtime_version(
+            subprocess.run(inst.ssh_argv("crictl version"), check=False, capture_output=True, text=True).stdout)
         return summary
     finally:
         vm.down("critest", name)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tools.critest.__main__ import RUNTIMES, SKIPS, UPSTREAM_DIGEST, UPSTREAM_ONLY, classify, summarize
+from tools.critest.__main__ import RUNTIMES, SKIPS, UPSTREAM_DIGEST, UPSTREAM_ONLY, classify, runtime_version, summarize
 
 
 def spec(state, message="", name="runs a container"):
@@ -48,3 +48,9 @@ def test_every_skip_names_the_upstream_practice_it_follows():
         assert runtime in RUNTIMES
         for pattern, reason in skips.items():
             assert pattern and "critest" in reason
+
+
+def test_the_runtime_version_is_read_from_crictl_version():
+    out = "Version:  0.1.0\nRuntimeName:  containerd\nRuntimeVersion:  1.7.24~ds1\nRuntimeApiVersion:  v1\n"
+    assert runtime_version(out) == "containerd 1.7.24~ds1"
+    assert runtime_version("") == ""
