@@ -83,6 +83,10 @@ image: host-deps ## Build (once) the cached Debian base images for VMs ($(SUITES
 artifacts: host-deps venv ## Build (once) the upstream binaries (versions: the roles' defaults) and the local OCI images, with checksum files
 	$(BIN)/python -m tools.artifacts build
 
+.PHONY: cluster-artifacts
+cluster-artifacts: host-deps venv ## Build (once) what only the cluster scenario needs: kubeadm, the control plane and etcd, and their images
+	$(BIN)/python -m tools.artifacts build --cluster
+
 .PHONY: up
 up: host-deps artifacts ## Start the local test-bed VM (inventories/local; Debian 13, its image built on first use) unless it runs already
 	@$(PYTHON) -m tools.testbed inventory local node >/dev/null 2>&1 || $(PYTHON) -m tools.testbed up local node
@@ -119,7 +123,7 @@ integration: venv artifacts image ## Real daemons on this machine, and fresh VMs
 	pytest -q --durations=15 $(INTEGRATION_TESTS)
 
 .PHONY: molecule
-molecule: venv artifacts image ## Molecule scenarios on fresh VMs, one after another ($(SCENARIOS))
+molecule: venv artifacts image $(if $(filter cluster,$(SCENARIOS)),cluster-artifacts) ## Molecule scenarios on fresh VMs, one after another ($(SCENARIOS); SCENARIOS=cluster: the kubeadm cluster)
 	@failed=""; for s in $(SCENARIOS); do \
 	  start=$$(date +%s); \
 	  ( trap '$(PYTHON) -m tools.testbed reap molecule-'"$$s"' >/dev/null 2>&1 || true' EXIT; molecule test -s $$s ) || failed="$$failed $$s"; \

@@ -10,7 +10,7 @@ from ansible_collections.kubenode.runtime_chain.plugins.module_utils import kube
 
 class FilterModule:
     """kubelet_standalone_config, kubelet_kubeadm_config, kubelet_kubeadm_flags, kubelet_instance_config,
-    static_pods_not_running."""
+    kubelet_kubeadm_documents, static_pods_not_running."""
 
     def filters(self):
         return {
@@ -18,5 +18,6 @@ class FilterModule:
             "kubelet_kubeadm_config": kubelet.kubeadm_config,
             "kubelet_kubeadm_flags": kubelet.kubeadm_flags,
             "kubelet_instance_config": kubelet.instance_config,
+            "kubelet_kubeadm_documents": kubelet.kubeadm_documents,
             "static_pods_not_running": kubelet.static_pods_not_running,
         }

@@ -6,17 +6,18 @@
 ``gather.py`` collects the facts (what the daemons report, what commands print, what the
 kernel exposes); ``run_checks(facts, expected)`` turns them into a list of checks::
 
-    {id, link, status: ok|warn|fail, observed, expected, source, hint}
+    {id, link, status: ok|warn|fail|skip, observed, expected, source, hint}
 
 Check ids are stable: tests, ignore lists and dashboards key on them. The links, in chain
-order, are: kernel, runtime, cri, handler, oci, kubelet, endpoint, cni, sandbox, version.
+order, are LINKS; ``cluster`` compares the node with its Node object on the API server
+(``skip`` there: no API access).
 """
 
 from __future__ import annotations
 
 from .versions import containerd_config_version, parse_semver, semver_lt
 
-LINKS = ("kernel", "runtime", "cri", "handler", "oci", "kubelet", "endpoint", "cni", "registry", "sandbox", "version")
+LINKS = ("kernel", "runtime", "cri", "handler", "oci", "kubelet", "endpoint", "cni", "registry", "sandbox", "version", "cluster")
 RUNTIME_NAMES = {"containerd": "containerd", "crio": "cri-o"}
 CRI_V2_PLUGIN = "io.containerd.grpc.v1.cri"
 CRI_V3_RUNTIME = "io.containerd.cri.v1.runtime"
@@ -77,10 +78,14 @@ def inventory_check(runtime: str, how: str, wanted: str | None) -> dict | None:
                  f"the other checks describe the {runtime} chain the node runs")
 
 
+# skip: the check could not run here (the Node checks without API access); never a failure.
+STATUSES = ("ok", "warn", "fail", "skip")
+
+
 def check(id_: str, link: str, status: str, observed, expected, source: str, hint: str = "") -> dict:
-    """Build one check record (``status`` is ok, warn or fail)."""
-    if status not in ("ok", "warn", "fail"):
-        raise ValueError(f"check {id_}: status {status!r} is not ok, warn or fail")
+    """Build one check record (``status`` is one of STATUSES)."""
+    if status not in STATUSES:
+        raise ValueError(f"check {id_}: status {status!r} is not ok, warn, fail or skip")
     return {"id": id_, "link": link, "status": status, "observed": observed, "expected": expected,
             "source": source, "hint": hint}
 
@@ -653,6 +658,79 @@ def static_pod_check(kubelet: dict, running: list[str] | None) -> dict | None:
                  "see journalctl -u kubelet")
 
 
+# ---------------------------------------------------------------- the Node object (API server)
+
+# kubeadm's Node annotation for the CRI socket (clusters before NodeLocalCRISocket keep it).
+CRI_SOCKET_ANNOTATION = "kubeadm.alpha.kubernetes.io/cri-socket"
+CLUSTER_CHECK_IDS = ("cluster.node_ready", "cluster.node_runtime", "cluster.cri_socket_record", "cluster.runtime_classes")
+
+
+def cluster_checks(cluster: dict | None, runtime: str, cri: dict, endpoint: str, handlers: list[str], default: str | None,
+                   paths: dict | None = None) -> list[dict]:
+    """The node as the API server records it (``cluster``: cluster.cluster_facts) against what
+    the node's runtime answers: Node Ready, ``status.nodeInfo.containerRuntimeVersion`` against
+    the runtime's Version RPC, kubeadm's CRI socket annotation (where still present) against the
+    endpoint that answers (case C23), and the RuntimeClasses against the runtime's handlers (a
+    handler other than the default with no RuntimeClass is a ``warn``: pods cannot ask for it).
+    Without API access every check is ``skip``, naming why; ``cluster`` None: none at all."""
+    if cluster is None:
+        return []
+    source = f"GET /api/v1/nodes/{cluster.get('node_name')} with {cluster.get('kubeconfig')}"
+    node = cluster.get("node")
+    if not node:
+        why = cluster.get("error") or "the Node was not read"
+        return [check(i, "cluster", "skip", why, "API access", source,
+                      "no API access: give runtime_chain_info a kubeconfig (verify_kubeconfig), or run it on a joined node")
+                for i in CLUSTER_CHECK_IDS]
+    out = []
+    ready = (node.get("conditions") or {}).get("Ready") or {}
+    problems = [f"{t}={c.get('status')} ({c.get('reason')})" for t, c in (node.get("conditions") or {}).items()
+                if t != "Ready" and c.get("status") == "True"]
+    if ready.get("status") == "True":
+        out.append(check("cluster.node_ready", "cluster", "ok", "Ready" + (f"; {', '.join(problems)}" if problems else ""), "Ready",
+                         source))
+    else:
+        out.append(check("cluster.node_ready", "cluster", "fail", f"Ready={ready.get('status')} ({ready.get('reason')}: "
+                         f"{ready.get('message')})", "Ready=True", source,
+                         f"the Node is not Ready: {ready.get('message') or ready.get('reason') or 'no Ready condition'}; "
+                         "see journalctl -u kubelet"))
+    version = cri.get("version") or {}
+    if version.get("runtime_name") and version.get("runtime_version"):
+        answers = f"{version['runtime_name']}://{str(version['runtime_version']).lstrip('v')}"
+        recorded = node.get("container_runtime_version")
+        same = recorded and str(recorded).replace("://v", "://") == answers
+        out.append(check("cluster.node_runtime", "cluster", "ok" if same else "fail", recorded, answers,
+                         f"{source}: status.nodeInfo.containerRuntimeVersion; the runtime's Version RPC",
+                         "" if same else f"the Node reports {recorded}, but the node's runtime is {answers}: kubelet talks to "
+                         "another runtime than the one answering on the node's endpoint (restart kubelet on the node's endpoint)"))
+    annotation = (node.get("annotations") or {}).get(CRI_SOCKET_ANNOTATION)
+    if annotation is None:
+        out.append(check("cluster.cri_socket_record", "cluster", "ok", "no cri-socket annotation (node-local record)", endpoint,
+                         f"{source}: metadata.annotations"))
+    else:
+        same = same_socket(annotation if "://" in annotation else f"unix://{annotation}", endpoint, paths)
+        out.append(check("cluster.cri_socket_record", "cluster", "ok" if same else "fail", annotation, endpoint,
+                         f"{source}: metadata.annotations[{CRI_SOCKET_ANNOTATION}]",
+                         "" if same else f"kubeadm's {CRI_SOCKET_ANNOTATION} annotation names {annotation}, not the socket the "
+                         f"node's runtime answers on ({endpoint}); kubeadm upgrade and join read it: kubectl annotate node "
+                         f"{node.get('name')} --overwrite {CRI_SOCKET_ANNOTATION}={endpoint}"))
+    classes = cluster.get("runtime_classes")
+    if classes is None:
+        out.append(check("cluster.runtime_classes", "cluster", "skip", cluster.get("runtime_classes_error") or "not listed",
+                         "RuntimeClasses listed", "GET /apis/node.k8s.io/v1/runtimeclasses",
+                         "the RuntimeClasses could not be listed with this kubeconfig"))
+    else:
+        without = sorted(h for h in handlers if h != default and h not in classes.values())
+        foreign = sorted(f"{name} (handler {h})" for name, h in classes.items() if h not in handlers)
+        status = "warn" if without or foreign else "ok"
+        hint = "; ".join(filter(None, [
+            f"handlers without a RuntimeClass (pods cannot ask for them): {', '.join(without)}" if without else "",
+            f"RuntimeClasses whose handler this node's runtime lacks (their pods fail here): {', '.join(foreign)}" if foreign else ""]))
+        out.append(check("cluster.runtime_classes", "cluster", status, dict(sorted(classes.items())), sorted(handlers),
+                         "GET /apis/node.k8s.io/v1/runtimeclasses; the runtime's handlers", hint))
+    return out
+
+
 # ---------------------------------------------------------------- versions
 
 def version_checks(runtime: str, runtime_version: str | None, cri: dict, kubelet: dict) -> list[dict]:
@@ -923,6 +1001,10 @@ def run_checks(facts: dict, expected: dict, compare_versions=None) -> list[dict]
         checks += registry_checks(runtime, facts.get("registries"))
     checks += endpoint_checks(facts.get("endpoint", ""), facts.get("sockets", {}), facts.get("crictl", {}), kubelet,
                               facts.get("socket_paths"))
+    if "cluster" in facts:
+        default, _source = default_handler(runtime, facts) if rt.get("installed") else (None, "")
+        checks += cluster_checks(facts["cluster"], runtime, cri, facts.get("endpoint", ""), sorted(facts.get("handlers") or {}),
+                                 default, facts.get("socket_paths"))
     return sorted(checks, key=lambda c: (LINKS.index(c["link"]), c["id"]))
 
 
@@ -934,6 +1016,7 @@ def summarize(checks: list[dict], ignore: list[str]) -> dict:
         "ok": sum(c["status"] == "ok" for c in checks),
         "warn": sum(c["status"] == "warn" for c in checks),
         "fail": len(failed),
+        "skip": sum(c["status"] == "skip" for c in checks),
         "failed": [i for i in failed if i not in ignored],
         "ignored": ignored,
     }

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 
-STATUS_MARK = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL"}
+STATUS_MARK = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL", "skip": "skip"}
 
 
 def check_line(check: dict) -> str:
@@ -45,6 +45,7 @@ def chain_table(result: dict) -> list[str]:
         f"OCI runtime   {oci.get('name') or '-'} {oci.get('version') or ''} ({c.get('default_handler') or '-'} handler, {oci.get('path') or '-'})",
         f"kubelet       {c.get('kubelet_version') or '(absent)'}",
         f"checks        {s.get('ok', 0)} ok, {s.get('warn', 0)} warn, {s.get('fail', 0)} fail"
+        + (f", {s['skip']} skip" if s.get("skip") else "")
         + (f" (ignored: {', '.join(s['ignored'])})" if s.get("ignored") else ""),
     ]
     return lines + [check_line(check) for check in result.get("checks", [])]
@@ -68,7 +69,7 @@ def json_report(hosts: list[str], results: dict, generated: str) -> str:
 
 def junit_report(hosts: list[str], results: dict, generated: str) -> str:
     """JUnit XML: one testsuite per host, one testcase per check; ``fail`` checks are
-    failures, ``warn`` checks pass with their hint in system-out; an unreachable host is
+    failures, ``warn`` checks pass with their hint in system-out, ``skip`` checks are skipped; an unreachable host is
     one errored testcase."""
     root = ET.Element("testsuites", name="runtime-chain", timestamp=generated)
     total = failures = errors = 0
@@ -87,6 +88,8 @@ def junit_report(hosts: list[str], results: dict, generated: str) -> str:
                 ET.SubElement(case, "error", message=f"no result from {host}: {data.get('msg') or 'unreachable'}")
             elif check["status"] == "warn":
                 ET.SubElement(case, "system-out").text = f"WARN: {check.get('hint')}\n{detail}"
+            elif check["status"] == "skip":
+                ET.SubElement(case, "skipped", message=str(check.get("observed")))
         suite.set("tests", str(len(cases)))
         suite.set("failures", str(suite_failures))
         suite.set("errors", str(suite_errors))

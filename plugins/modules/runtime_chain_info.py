@@ -12,8 +12,9 @@ module: runtime_chain_info
 short_description: Check every link of a node's container runtime chain against what the daemons report
 description:
   - Reads the chain's effective state in one run and returns a list of checks, one per
-    property of a link (kernel, runtime, cri, handler, oci, kubelet, endpoint, cni, sandbox,
-    version), each with a stable C(id), C(status) (C(ok), C(warn) or C(fail)), the
+    property of a link (kernel, runtime, cri, handler, oci, kubelet, endpoint, cni, registry,
+    sandbox, version, and with I(kubeconfig) cluster), each with a stable C(id), C(status)
+    (C(ok), C(warn), C(fail), or C(skip) for a check that could not run), the
     C(observed) and C(expected) values, the C(source) the value was read from, and a
     one-line C(hint).
   - Sources are the running daemons and binaries, not configuration files alone. The CRI
@@ -169,6 +170,26 @@ options:
     description: Also return the raw facts the checks were computed from.
     type: bool
     default: false
+  kubeconfig:
+    description:
+      - A kubeconfig on the node with which to read this node's Node object and the cluster's
+        RuntimeClasses (C(GET) only), for the C(cluster) checks; kubelet's own on a kubeadm node
+        (role C(kubelet) variable C(kubelet_kubeadm_kubeconfig), C(/etc/kubernetes/kubelet.conf);
+        the node authorizer lets kubelet read both). The kubeconfig's CA and client certificate,
+        key or token are used, never returned.
+      - C(cluster.node_ready) (the Ready condition; other conditions that are True are named),
+        C(cluster.node_runtime) (C(status.nodeInfo.containerRuntimeVersion) against the
+        runtime's CRI Version RPC), C(cluster.cri_socket_record) (kubeadm's
+        C(kubeadm.alpha.kubernetes.io/cri-socket) annotation, where present, against the
+        endpoint that answers; kubeadm's node-local C(instance-config.yaml) is checked by
+        C(endpoint.kubelet)), C(cluster.runtime_classes) (a handler other than the default with
+        no RuntimeClass, or a RuntimeClass whose handler the runtime lacks, is a C(warn)).
+      - A kubeconfig that is not a file, or an API server that cannot be reached or refuses,
+        makes each of them C(skip) (naming why), not C(fail). Unset, they are not run.
+    type: path
+  node_name:
+    description: The Node object's name. Default is the host name, lower-cased (kubeadm's default node name).
+    type: str
 requirements:
   - Python 3.9 or later on the node, with PyYAML (Debian/Ubuntu package python3-yaml) and,
     below Python 3.11, tomli (python3-tomli). Role C(verify) installs them.
@@ -227,7 +248,7 @@ summary:
   description: Counts per status, C(failed) (failing ids not ignored) and C(ignored).
   returned: always
   type: dict
-  sample: {ok: 21, warn: 2, fail: 0, failed: [], ignored: []}
+  sample: {ok: 21, warn: 2, fail: 0, skip: 0, failed: [], ignored: []}
 chain:
   description:
     - The chain in brief, from the same facts as the checks - runtime name and version (CRI
@@ -261,10 +282,11 @@ facts:
   type: dict
 """
 
+import socket
 import time
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible_collections.kubenode.runtime_chain.plugins.module_utils import gather
+from ansible_collections.kubenode.runtime_chain.plugins.module_utils import cluster, gather
 from ansible_collections.kubenode.runtime_chain.plugins.module_utils.chain import (
     RUNTIME_NAMES, default_handler, detect_runtime, detected_runtime, run_checks, summarize)
 
@@ -289,6 +311,8 @@ ARGUMENT_SPEC = dict(
     crio_certs_dir=dict(type="path", default="/etc/containers/certs.d"),
     timeout=dict(type="int", default=10),
     include_facts=dict(type="bool", default=False),
+    kubeconfig=dict(type="path"),
+    node_name=dict(type="str"),
 )
 
 
@@ -358,6 +382,8 @@ def main():
                                                     crio_registries_conf=p["crio_registries_conf"],
                                                     crio_certs_dir=p["crio_certs_dir"], timeout=p["timeout"],
                                                     images=(sandbox["image"],) if sandbox.get("image") and not sandbox.get("present") else ())
+    if p["kubeconfig"]:
+        facts["cluster"] = cluster.cluster_facts(p["kubeconfig"], p["node_name"] or socket.gethostname().lower(), p["timeout"])
     checks = run_checks(facts, p["expected"], gather.debian_version_compare(run))
     summary = summarize(checks, p["ignore"])
     result = dict(changed=False, checks=checks, summary=summary, chain=chain_summary(facts),

@@ -132,6 +132,7 @@ def test_kubelet_extra_args_end_the_exec_start_line_in_both_modes(template, mode
     text = render("kubelet", template, {"kubelet_bin_dir": "/usr/local/bin", "kubelet_config_file": "/etc/kubernetes/kubelet.yaml",
                                         "kubelet_mode": mode, "kubenode_runtime": "containerd", "kubelet_extra_args": extra_args,
                                         "kubelet_kubeadm_config_file": "/var/lib/kubelet/config.yaml",
-                                        "kubelet_kubeadm_flags_file": "/var/lib/kubelet/kubeadm-flags.env"})
+                                        "kubelet_kubeadm_flags_file": "/var/lib/kubelet/kubeadm-flags.env",
+                                        "kubelet_kubeadm_kubeconfig": "/etc/kubernetes/kubelet.conf"})
     exec_start = [line for line in text.splitlines() if line.startswith("ExecStart=") and line != "ExecStart="]
     assert exec_start == [base + suffix]

@@ -238,10 +238,29 @@ def _pause_files(workdir: Path) -> tuple[list[oci.FileEntry], str]:
     return [oci.FileEntry("pause", out.read_bytes())], version
 
 
-def image_files(image: catalog.OciImage, workdir: Path) -> tuple[tuple[oci.FileEntry, ...], str]:
+def _binary_files(image: catalog.OciImage, manifest: dict) -> tuple[list[oci.FileEntry], str]:
+    """The one binary of a ``source="binary"`` image, taken from its artifact in the cache."""
+    artifact, member, path = image.binary
+    entry = manifest["artifacts"].get(artifact)
+    if entry is None:
+        raise RuntimeError(f"image {image.reference} needs the artifact {artifact}: build it first (tools.artifacts build --cluster)")
+    release = mirror_root() / entry["path"]
+    if member:
+        with tarfile.open(release) as tar:
+            data = tar.extractfile(member).read()
+    else:
+        data = release.read_bytes()
+    return [oci.FileEntry(path, data)], f"{artifact} {entry['version']} {entry['sha256']}"
+
+
+def image_files(image: catalog.OciImage, workdir: Path, manifest: dict | None = None) -> tuple[tuple[oci.FileEntry, ...], str]:
     """Return the files of ``image`` (its source's, then its own ``files`` and ``compiled``
-    programs, a later path replacing an earlier one) and the version string of their sources."""
-    files, version = _busybox_files() if image.source == "busybox" else _pause_files(workdir)
+    programs, a later path replacing an earlier one) and the version string of their sources
+    (``manifest``: the cache's, where a ``binary`` image takes its binary from)."""
+    if image.source == "binary":
+        files, version = _binary_files(image, manifest or load_manifest())
+    else:
+        files, version = _busybox_files() if image.source == "busybox" else _pause_files(workdir)
     by_path = {f.path: f for f in files}
     for path, text, mode in image.files:
         by_path[path] = oci.FileEntry(path, text.encode(), mode=mode)
@@ -338,13 +357,15 @@ def _save(manifest: dict, log) -> None:
         log(f"artifacts: wrote checksum file {rel_path}")
 
 
-def build_all(only: set[str] | None = None, log=print) -> dict:
+def build_all(only: set[str] | None = None, log=print, *, cluster: bool = False) -> dict:
     """Build what is missing or stale and return the manifest. Serialised by a file lock.
 
-    Versions are the roles' defaults (``catalog.versions``); a default that is not a plain
-    version raises ``RuntimeError`` before anything is built.
+    ``cluster``: also what only a kubeadm cluster needs (``catalog.cluster_builds`` and
+    ``catalog.CLUSTER_IMAGES``). Versions are the roles' defaults (``catalog.versions``); a
+    default that is not a plain version raises ``RuntimeError`` before anything is built.
     """
-    go_builds = catalog.go_builds()
+    go_builds = catalog.go_builds() + (catalog.cluster_builds() if cluster else ())
+    images = catalog.IMAGES + (catalog.cluster_images() if cluster else ())
     paths.artifacts_dir().mkdir(parents=True, exist_ok=True)
     with open(paths.artifacts_dir() / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -366,10 +387,10 @@ def build_all(only: set[str] | None = None, log=print) -> dict:
                          {"build_seconds": round(time.monotonic() - started, 1), "files": sorted(members),
                           **_checksum_fields(build.checksum)})
                 _save(manifest, log)
-            for image in catalog.IMAGES:
+            for image in images:
                 if only and image.name not in only:
                     continue
-                files, source_version = image_files(image, workdir)
+                files, source_version = image_files(image, workdir, manifest)
                 inputs = image.inputs(source_version)
                 if _fresh(manifest, image.name, inputs):
                     continue
@@ -381,9 +402,42 @@ def build_all(only: set[str] | None = None, log=print) -> dict:
                           **_checksum_fields(image.checksum)})
                 _save(manifest, log)
         # Artifacts built before checksum files existed (or skipped by ``only``) get theirs too.
-        _record_checksum_files(manifest, (*go_builds, *catalog.IMAGES))
+        if cluster:
+            check_kubeadm_images(manifest, images)
+        _record_checksum_files(manifest, (*go_builds, *images))
         _save(manifest, log)
         return manifest
+
+
+def kubeadm_image_mismatch(listed: list[str], served: list[str]) -> list[str]:
+    """Of the images kubeadm lists (``kubeadm config images list``), those the test bed does
+    not build or serve (``served``), leaving out the skipped addons (kube-proxy, CoreDNS).
+
+    >>> kubeadm_image_mismatch(["registry.k8s.io/etcd:3.6.8-0", "registry.k8s.io/coredns/coredns:v1.14.2"],
+    ...                        ["registry.k8s.io/etcd:3.6.8-0"])
+    []
+    """
+    skipped = ("registry.k8s.io/kube-proxy:", "registry.k8s.io/coredns/")
+    return [name for name in listed if name not in served and not name.startswith(skipped)]
+
+
+def check_kubeadm_images(manifest: dict, images) -> None:
+    """Ask the built kubeadm which images ``kubeadm init`` pulls; raise RuntimeError naming
+    any the test bed would not serve (catalog.KUBEADM_ETCD or registry.py out of date)."""
+    from tools.testbed import registry  # noqa: PLC0415 - registry imports this package
+
+    entry = manifest["artifacts"]["kubeadm"]
+    kubeadm = mirror_root() / entry["path"]
+    kubeadm.chmod(0o755)
+    out = subprocess.run([str(kubeadm), "config", "images", "list", "--kubernetes-version", f"v{entry['version']}"],
+                         capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(f"kubeadm config images list failed: {out.stderr.strip()}")
+    served = [image.reference for image in images] + [f"registry.k8s.io/pause:{registry.PAUSE_TAG}"]
+    missing = kubeadm_image_mismatch(out.stdout.split(), served)
+    if missing:
+        raise RuntimeError(f"kubeadm {entry['version']} pulls {', '.join(missing)}, which the test bed does not build: "
+                           "update KUBEADM_ETCD / cluster_images in tools/artifacts/catalog.py")
 
 
 def verify_cache() -> list[str]:

@@ -198,13 +198,17 @@ class OciImage:
     mirror_path: str
     entrypoint: tuple[str, ...] = ()
     cmd: tuple[str, ...] = ()
-    source: str = ""  # "busybox" (Debian's busybox, see build.py) or "pause" (src/pause.c)
+    # "busybox" (Debian's busybox, see build.py), "pause" (src/pause.c) or "binary" (``binary``).
+    source: str = ""
     extra: dict = field(default_factory=dict)
     user: str = ""  # the image config's User
     # Files added to (or replacing) the source's: (path in the image, text, mode).
     files: tuple[tuple[str, str, int], ...] = ()
     # Programs compiled static from src/: (source file, path in the image, mode).
     compiled: tuple[tuple[str, str, int], ...] = ()
+    # source "binary": (artifact name, its archive member or "" for a single-file artifact,
+    # path in the image), a binary of this cache alone in the image.
+    binary: tuple[str, str, str] = ()
 
     @property
     def checksum(self) -> ChecksumFile:
@@ -216,7 +220,8 @@ class OciImage:
         programs' versions, from the build)."""
         return {"kind": "oci", "reference": self.reference, "source": self.source, "source_version": source_version, "recipe": 2,
                 "entrypoint": list(self.entrypoint), "cmd": list(self.cmd), "user": self.user,
-                "files": [list(f) for f in self.files], "compiled": [list(c) for c in self.compiled]}
+                "files": [list(f) for f in self.files], "compiled": [list(c) for c in self.compiled],
+                **({"binary": list(self.binary)} if self.binary else {})}
 
 
 def _gh(org_repo: str, tag: str, filename: str) -> str:
@@ -313,18 +318,65 @@ def go_builds(v: dict[str, str] | None = None) -> tuple[GoBuild, ...]:
         binaries=(("k8s.io/kubernetes/cmd/kubelet", "kubelet"),),
         archive=False,
         staging_replaces=True,
-        ldflags=(
-            f"-X k8s.io/component-base/version.gitVersion=v{kubernetes}",
-            "-X k8s.io/component-base/version.gitMajor=1",
-            f"-X k8s.io/component-base/version.gitMinor={kubernetes.split('.')[1]}",
-            "-X k8s.io/component-base/version.gitTreeState=clean",
-            "-X k8s.io/component-base/version.buildDate=1970-01-01T00:00:00Z",
-        ),
+        ldflags=_kubernetes_ldflags(kubernetes),
         mirror_path=kubelet_path,
         # dl.k8s.io: kubelet.sha256 holds the bare hash.
         checksum=sibling_checksum(kubelet_path, ".sha256", "bare"),
     )
     return (crictl, critest, runc_build, containerd_build, crio_build, kubelet)
+
+
+def _kubernetes_ldflags(kubernetes: str) -> tuple[str, ...]:
+    """The version stamp of a Kubernetes binary (what ``--version`` and the version RPCs report)."""
+    return (
+        f"-X k8s.io/component-base/version.gitVersion=v{kubernetes}",
+        "-X k8s.io/component-base/version.gitMajor=1",
+        f"-X k8s.io/component-base/version.gitMinor={kubernetes.split('.')[1]}",
+        "-X k8s.io/component-base/version.gitTreeState=clean",
+        "-X k8s.io/component-base/version.buildDate=1970-01-01T00:00:00Z",
+    )
+
+
+# etcd at the version kubeadm pins for each Kubernetes minor (cmd/kubeadm/app/constants
+# SupportedEtcdVersion; the image tag adds kubeadm's "-0" build suffix). build.py checks the
+# tags against what the built kubeadm itself lists (`kubeadm config images list`).
+KUBEADM_ETCD = {36: "3.6.8"}
+# The control-plane components kubeadm runs as static pods, each from its image.
+CONTROL_PLANE = ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
+
+
+def kubeadm_etcd_version(kubernetes: str) -> str:
+    """etcd's version for ``kubernetes`` (``KUBEADM_ETCD``); raises RuntimeError for an unknown minor."""
+    minor = int(kubernetes.split(".")[1])
+    if minor not in KUBEADM_ETCD:
+        raise RuntimeError(f"no etcd version is known for Kubernetes {kubernetes}: add kubeadm's SupportedEtcdVersion "
+                           f"for 1.{minor} to KUBEADM_ETCD in tools/artifacts/catalog.py")
+    return KUBEADM_ETCD[minor]
+
+
+def cluster_builds(v: dict[str, str] | None = None) -> tuple[GoBuild, ...]:
+    """The builds only a kubeadm cluster needs (``tools.artifacts build --cluster``): kubeadm
+    (installed on nodes by role kubelet in kubeadm mode, from dl.k8s.io's path), the control
+    plane's binaries and etcd (each packed into the image kubeadm pulls, see CLUSTER_IMAGES)."""
+    v = versions() if v is None else v
+    kubernetes = v["kubelet"]
+    builds = []
+    for name in ("kubeadm", *CONTROL_PLANE):
+        path = f"{K8S_RELEASE}/v{kubernetes}/bin/linux/{ARCH}/{name}"
+        builds.append(GoBuild(name=name, version=kubernetes, module="k8s.io/kubernetes",
+                              binaries=((f"k8s.io/kubernetes/cmd/{name}", name),), archive=False, staging_replaces=True,
+                              ldflags=_kubernetes_ldflags(kubernetes), mirror_path=path,
+                              checksum=sibling_checksum(path, ".sha256", "bare")))
+    etcd = kubeadm_etcd_version(kubernetes)
+    etcd_path = _gh("etcd-io/etcd", f"v{etcd}", f"etcd-v{etcd}-linux-{ARCH}.tar.gz")
+    builds.append(GoBuild(
+        name="etcd", version=etcd, module="go.etcd.io/etcd/server/v3",
+        binaries=(("go.etcd.io/etcd/server/v3", f"etcd-v{etcd}-linux-{ARCH}/etcd"),),
+        ldflags=("-X go.etcd.io/etcd/api/v3/version.GitSHA=kubenode-build",),
+        mirror_path=etcd_path,
+        # etcd: one SHA256SUMS per release, a sha256sum line per release file.
+        checksum=directory_checksum(etcd_path, "SHA256SUMS")))
+    return tuple(builds)
 
 
 PAUSE_IMAGE = OciImage(
@@ -426,3 +478,29 @@ CRITEST_IMAGES: tuple[OciImage, ...] = (
 )
 
 IMAGES: tuple[OciImage, ...] = (PAUSE_IMAGE, TEST_IMAGE, *CRITEST_IMAGES)
+
+# /etc/passwd and /etc/group of the control-plane images (as distroless's, which upstream's
+# images build on): kubeadm runs the components as root unless told otherwise.
+_DISTROLESS_USERS = (
+    ("etc/passwd", "root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n"
+                   "nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n", 0o644),
+    ("etc/group", "root:x:0:\nnobody:x:65534:\nnonroot:x:65532:\n", 0o644),
+    ("tmp/", "", 0o1777),
+)
+
+
+def cluster_images(v: dict[str, str] | None = None) -> tuple[OciImage, ...]:
+    """The images ``kubeadm init`` pulls (``kubeadm config images list`` of the built kubeadm,
+    checked by build.py), each holding its binary from ``cluster_builds`` at /usr/local/bin,
+    under kubeadm's names and tags. kube-proxy and CoreDNS are not built: the cluster skips
+    kubeadm's addon phases (no test needs Service proxying or cluster DNS)."""
+    v = versions() if v is None else v
+    kubernetes, etcd = v["kubelet"], kubeadm_etcd_version(v["kubelet"])
+    images = [OciImage(name=f"image-{name}", version=kubernetes, reference=f"registry.k8s.io/{name}:v{kubernetes}",
+                       mirror_path=f"images/cluster/{name}-v{kubernetes}.oci.tar", source="binary", files=_DISTROLESS_USERS,
+                       binary=(name, "", f"usr/local/bin/{name}"))
+              for name in CONTROL_PLANE]
+    images.append(OciImage(name="image-etcd", version=etcd, reference=f"registry.k8s.io/etcd:{etcd}-0",
+                           mirror_path=f"images/cluster/etcd-{etcd}-0.oci.tar", source="binary", files=_DISTROLESS_USERS,
+                           binary=("etcd", f"etcd-v{etcd}-linux-{ARCH}/etcd", "usr/local/bin/etcd")))
+    return tuple(images)

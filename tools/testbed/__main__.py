@@ -3,6 +3,7 @@
     python -m tools.testbed image [--suite trixie]       build or show the cached base image (trixie, bookworm)
     python -m tools.testbed accel                        print kvm or tcg (probing once)
     python -m tools.testbed up GROUP NAME [--suite trixie] [--memory MB] [--cpus N] [--json] [--bind-molecule-test]
+                               [--api-server | --join CONTROL_PLANE_NAME]   a kubeadm cluster's VM (see vm.py)
     python -m tools.testbed down GROUP [NAME]            stop and delete one instance or a group
     python -m tools.testbed reap [PREFIX ...]            delete groups by prefix and orphan processes
     python -m tools.testbed list                         running instances
@@ -75,7 +76,8 @@ def cmd_accel(args) -> int:
 
 
 def cmd_up(args) -> int:
-    inst = vm.up(args.group, args.name, memory_mb=args.memory, cpus=args.cpus, suite=args.suite, log=_err)
+    inst = vm.up(args.group, args.name, memory_mb=args.memory, cpus=args.cpus, suite=args.suite,
+                 api_server=args.api_server, api_server_of=args.join or "", log=_err)
     if args.bind_molecule_test:
         owner = molecule_test_ancestor()
         if owner:
@@ -208,6 +210,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--suite", default=image_mod.DEFAULT_SUITE, choices=image_mod.SUITES, help="Debian suite of the base image")
     p.add_argument("--json", action="store_true")
     p.add_argument("--bind-molecule-test", action="store_true", help="remove the VM when `molecule test` ends")
+    role = p.add_mutually_exclusive_group()
+    role.add_argument("--api-server", action="store_true", help="a kubeadm control plane: its :6443 on a loopback port")
+    role.add_argument("--join", metavar="NAME", help="a kubeadm cluster's node that reaches the API server of the group's NAME")
     p.set_defaults(func=cmd_up)
     p = sub.add_parser("down")
     p.add_argument("group")

@@ -117,6 +117,17 @@ SERVED: tuple[Served, ...] = (
 )
 
 
+def served(cluster: bool = False) -> tuple[Served, ...]:
+    """What a VM's registries serve: ``SERVED``, and for a kubeadm cluster's VMs also the
+    control-plane images kubeadm pulls (catalog.cluster_images, built by
+    ``tools.artifacts build --cluster``)."""
+    if not cluster:
+        return SERVED
+    from tools.artifacts import catalog  # noqa: PLC0415 - stdlib only
+
+    return SERVED + tuple(Served(image.name, image.reference.split("/", 1)[1]) for image in catalog.cluster_images())
+
+
 def marker_archive(directory: Path) -> Path:
     """Write the private registry's marker image (an OCI archive, deterministic) into ``directory``."""
     from tools.artifacts import oci  # noqa: PLC0415 - stdlib only
@@ -261,33 +272,36 @@ def pid_files(directory: Path) -> list[Path]:
 
 
 # ------------------------------------------------------------------ the store
-def _store_key(manifest: dict, binary: Path) -> str:
-    images = {s.artifact: manifest["artifacts"][s.artifact]["sha256"] for s in SERVED if s.artifact}
-    text = json.dumps({"recipe": STORE_RECIPE, "served": [s.__dict__ for s in SERVED], "images": images,
+def _store_key(manifest: dict, binary: Path, images_served: tuple[Served, ...]) -> str:
+    images = {s.artifact: manifest["artifacts"][s.artifact]["sha256"] for s in images_served if s.artifact}
+    text = json.dumps({"recipe": STORE_RECIPE, "served": [s.__dict__ for s in images_served], "images": images,
                        "registry": binary.parents[2].name}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def ensure_store(binary: Path, pki: Path, log=print) -> Path:
-    """Return the registry storage directory holding every ``SERVED`` image (pushed once with
-    ``binary``, TLS from ``pki``: see ensure_binary, ensure_pki).
+def ensure_store(binary: Path, pki: Path, log=print, *, cluster: bool = False) -> Path:
+    """Return the registry storage directory holding every image of ``served(cluster)``
+    (pushed once with ``binary``, TLS from ``pki``: see ensure_binary, ensure_pki).
 
     Source: the OCI archives of the artifact cache (``tools.artifacts build``), pushed with
     skopeo to a registry started for the purpose.
 
     Raises:
-        RuntimeError: the artifact cache lacks an image (run ``make artifacts``), or a tool fails.
+        RuntimeError: the artifact cache lacks an image (run ``make artifacts``, for a
+            cluster ``make cluster-artifacts``), or a tool fails.
     """
+    images_served = served(cluster)
     try:
         manifest = json.loads((paths.artifacts_dir() / "manifest.json").read_text())
     except (OSError, ValueError):
         manifest = {"artifacts": {}}
-    missing = sorted({s.artifact for s in SERVED if s.artifact} - set(manifest.get("artifacts", {})))
+    missing = sorted({s.artifact for s in images_served if s.artifact} - set(manifest.get("artifacts", {})))
     if missing:
-        raise RuntimeError(f"the artifact cache has no {', '.join(missing)}: run `make artifacts`")
+        target = "make cluster-artifacts" if cluster else "make artifacts"
+        raise RuntimeError(f"the artifact cache has no {', '.join(missing)}: run `{target}`")
     store_root = registry_dir() / "store"
     store_root.mkdir(parents=True, exist_ok=True)
-    key = _store_key(manifest, binary)
+    key = _store_key(manifest, binary, images_served)
     store = store_root / key
     with open(store_root / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -295,18 +309,18 @@ def ensure_store(binary: Path, pki: Path, log=print) -> Path:
             os.utime(store)  # in use: see the clean-up below
             return store
         _need("skopeo", "skopeo")
-        log(f"testbed: pushing {len(SERVED)} images into the registry store {key}")
+        log(f"testbed: pushing {len(images_served)} images into the registry store {key}")
         tmp = store_root / f"{key}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         for kind in ("public", "private"):
             (tmp / kind).mkdir(parents=True)
             port = _serve(tmp, kind, binary=binary, root=tmp / kind, pki=pki, htpasswd=None, readonly=False)
             try:
-                for served in (s for s in SERVED if s.private == (kind == "private")):
-                    archive = (paths.artifacts_dir() / "mirror" / manifest["artifacts"][served.artifact]["path"]
-                               if served.artifact else marker_archive(tmp))
+                for image in (s for s in images_served if s.private == (kind == "private")):
+                    archive = (paths.artifacts_dir() / "mirror" / manifest["artifacts"][image.artifact]["path"]
+                               if image.artifact else marker_archive(tmp))
                     _run(["skopeo", "--insecure-policy", "copy", "--quiet", "--dest-cert-dir", str(pki / "trust"),
-                          f"oci-archive:{archive}", f"docker://127.0.0.1:{port}/{served.name}"])
+                          f"oci-archive:{archive}", f"docker://127.0.0.1:{port}/{image.name}"])
             finally:
                 stop(tmp)
         for leftover in [*tmp.glob(f"{PROCESS_TAG}-*"), *tmp.glob("registry-*.log"), *tmp.glob("*.oci.tar")]:
@@ -320,15 +334,16 @@ def ensure_store(binary: Path, pki: Path, log=print) -> Path:
         return store
 
 
-def start(directory: Path, log=print) -> dict[str, int]:
-    """Start the public and private registries of one VM (read-only on the store); return their ports."""
+def start(directory: Path, log=print, *, cluster: bool = False) -> dict[str, int]:
+    """Start the public and private registries of one VM (read-only on the store; ``cluster``:
+    the store with the control-plane images too); return their ports."""
     # VMs start side by side (make -j2): the first one makes the binary, CA and credentials.
     with open(registry_dir() / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         binary = ensure_binary(log=log)
         pki = ensure_pki(GUEST_GATEWAY)
         creds = ensure_credentials()
-    store = ensure_store(binary, pki, log=log)
+    store = ensure_store(binary, pki, log=log, cluster=cluster)
     ports = {
         "public": _serve(directory, "public", binary=binary, root=store / "public", pki=pki, htpasswd=None, readonly=True),
         "private": _serve(directory, "private", binary=binary, root=store / "private", pki=pki,

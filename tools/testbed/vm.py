@@ -14,6 +14,12 @@ local inventory, or a benchmark run) and owns everything it creates there:
 Networking is QEMU user mode with ``restrict=on``: SSH is forwarded from a free port on
 127.0.0.1, and the guest's only egress is the ``guestfwd`` rules of ``mirror.py``.
 
+A kubeadm cluster's VMs (``api_server``/``api_server_of``) reach one API server: its VM
+forwards a free port of 127.0.0.1 to its :6443 (``api_port`` in instance.json, what the
+controller's kubeconfig names), and every VM of the cluster, that one included, reaches it
+as ``CONTROL_PLANE_ENDPOINT`` (a guestfwd to that port): every guest is 10.0.2.15 under
+user-mode networking, so the nodes meet only through this machine's loopback.
+
 ``down`` kills the processes and deletes the directory; it is idempotent and also cleans
 up what an interrupted ``up`` left behind. ``reap`` does that for whole groups and kills
 QEMU processes whose instance directory is gone.
@@ -37,6 +43,9 @@ from .accel import ACCEL_ARGS, choose_accel
 from .image import DEFAULT_SUITE, BaseImage, ensure_image
 from .mirror import ARTIFACTS_PORT_IN_GUEST, GUEST_GATEWAY, host_debian_mirror
 
+API_PORT_IN_GUEST = 6443
+# kubeadm's controlPlaneEndpoint in the test bed (a SAN of the API server's certificate).
+CONTROL_PLANE_ENDPOINT = f"{GUEST_GATEWAY}:{API_PORT_IN_GUEST}"
 SSH_WAIT_SECONDS = 600  # TCG boots of 2 VMs at once on 2 busy cores have taken 270-300 s
 SSH_OPTIONS = (
     "-o", "BatchMode=yes",
@@ -62,6 +71,8 @@ class Instance:
     image: str
     directory: str
     boot_seconds: float
+    # The loopback port of the cluster's API server (0: not a cluster VM).
+    api_port: int = 0
 
     def ssh_argv(self, *command: str) -> list[str]:
         return ["ssh", *SSH_OPTIONS, "-i", self.identity_file, "-p", str(self.port), f"{self.user}@{self.address}", *command]
@@ -88,9 +99,18 @@ def qemu_argv(
     memory_mb: int,
     cpus: int,
     registry_ports: dict[str, int] | None = None,
+    api_port: int = 0,
+    api_server: bool = False,
 ) -> list[str]:
-    """Return the QEMU command line for one instance (pure; see the module docstring)."""
+    """Return the QEMU command line for one instance (pure; see the module docstring).
+
+    ``api_port``: the loopback port of the cluster's API server (0: none); ``api_server``:
+    this guest serves it (its :6443 is forwarded from that port)."""
     netdev = f"user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:{ssh_port}-:22"
+    if api_port and api_server:
+        netdev += f",hostfwd=tcp:127.0.0.1:{api_port}-:{API_PORT_IN_GUEST}"
+    if api_port:
+        netdev += f",guestfwd=tcp:{CONTROL_PLANE_ENDPOINT}-cmd:socat STDIO TCP:127.0.0.1:{api_port}"
     netdev += f",guestfwd=tcp:{GUEST_GATEWAY}:80-cmd:socat STDIO TCP:{archive_host}:{archive_port}"
     if httpd_port is not None:
         netdev += f",guestfwd=tcp:{GUEST_GATEWAY}:{ARTIFACTS_PORT_IN_GUEST}-cmd:socat STDIO TCP:127.0.0.1:{httpd_port}"
@@ -226,9 +246,15 @@ def up(
     cpus: int = 2,
     suite: str = DEFAULT_SUITE,
     mirror_root: Path | None = None,
+    api_server: bool = False,
+    api_server_of: str = "",
     log=print,
 ) -> Instance:
     """Start a fresh instance (replacing any previous one of the same name) and wait for it.
+
+    ``api_server``: the instance is a kubeadm control plane (see the module docstring);
+    ``api_server_of``: the name of the group's running control-plane instance it joins.
+    Both give it the registry store with the control-plane images.
 
     ``mirror_root`` is the directory the guest's artifact mirror serves (default: the
     artifact cache's mirror tree). A guest that does not answer on SSH in time is booted
@@ -236,16 +262,24 @@ def up(
     ``RuntimeError`` with the tail of the serial console when the guest does not become
     ready; nothing of the failed instance is left running or on disk.
     """
+    api_port = 0
+    if api_server_of:
+        server = load(group, api_server_of)
+        if server is None or not server.api_port:
+            raise RuntimeError(f"{group}/{api_server_of} is not a running control-plane instance: start it first (up --api-server)")
+        api_port = server.api_port
+    kwargs = dict(memory_mb=memory_mb, cpus=cpus, suite=suite, mirror_root=mirror_root, api_server=api_server, api_port=api_port, log=log)
     try:
-        return _up_once(group, name, memory_mb=memory_mb, cpus=cpus, suite=suite, mirror_root=mirror_root, log=log)
+        return _up_once(group, name, **kwargs)
     except RuntimeError as exc:
         if "no SSH login within" not in str(exc):
             raise
         log(f"testbed: {group}/{name} did not answer in time; booting it again from a fresh disk")
-        return _up_once(group, name, memory_mb=memory_mb, cpus=cpus, suite=suite, mirror_root=mirror_root, log=log)
+        return _up_once(group, name, **kwargs)
 
 
-def _up_once(group: str, name: str, *, memory_mb: int, cpus: int, suite: str, mirror_root: Path | None, log) -> Instance:
+def _up_once(group: str, name: str, *, memory_mb: int, cpus: int, suite: str, mirror_root: Path | None, api_server: bool,
+             api_port: int, log) -> Instance:
     """One boot of up()."""
     down(group, name)
     image = ensure_image(suite, log=log)
@@ -261,15 +295,17 @@ def _up_once(group: str, name: str, *, memory_mb: int, cpus: int, suite: str, mi
             check=True,
         )
         httpd_port = _start_httpd(directory, mirror_root)
-        registry_ports = registry.start(directory, log=log)
+        registry_ports = registry.start(directory, log=log, cluster=api_server or bool(api_port))
         started = time.monotonic()
         for attempt in range(5):
             port = _free_port()
+            if api_server:
+                api_port = _free_port()
             argv = qemu_argv(
                 image=image, directory=directory, accel=accel, ssh_port=port, httpd_port=httpd_port,
                 archive_host=mirror.host, archive_port=mirror.port, public_key=key.with_suffix(".pub").read_text().strip(),
                 hostname=f"{group}-{name}"[:63], memory_mb=memory_mb, cpus=cpus,
-                registry_ports=registry_ports,
+                registry_ports=registry_ports, api_port=api_port, api_server=api_server,
             )
             result = subprocess.run(argv, capture_output=True, text=True, check=False)
             if result.returncode == 0:
@@ -279,7 +315,7 @@ def _up_once(group: str, name: str, *, memory_mb: int, cpus: int, suite: str, mi
         qemu_pid = _read_pid(directory / "qemu.pid")
         inst = Instance(
             group=group, name=name, address="127.0.0.1", port=port, user="root", identity_file=str(key),
-            accel=accel, image=image.key, directory=str(directory), boot_seconds=0.0,
+            accel=accel, image=image.key, directory=str(directory), boot_seconds=0.0, api_port=api_port,
         )
         log(f"testbed: {group}/{name} booting ({accel}, ssh 127.0.0.1:{port})")
         _wait_ready(inst, qemu_pid, directory / "serial.log", SSH_WAIT_SECONDS if accel == "tcg" else 120)

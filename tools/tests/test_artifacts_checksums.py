@@ -203,3 +203,25 @@ def test_wrong_checksum_needs_the_file():
         tamper.wrong_checksum(f"{B}  runc.arm64\n", "runc.amd64")
     with pytest.raises(ValueError, match="part must be"):
         tamper.tampered_mirror(Path("/nonexistent"), Path("/nonexistent2"), {}, part="both")
+
+
+def test_the_cluster_builds_follow_kubeadm_and_the_kubelet_release():
+    builds = {b.name: b for b in catalog.cluster_builds(VERSIONS)}
+    assert set(builds) == {"kubeadm", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd"}
+    assert builds["kube-apiserver"].mirror_path == "dl.k8s.io/release/v1.36.5/bin/linux/amd64/kube-apiserver"
+    assert builds["etcd"].version == "3.6.8" and builds["etcd"].checksum.path.endswith("/v3.6.8/SHA256SUMS")
+    images = {i.reference: i for i in catalog.cluster_images(VERSIONS)}
+    assert set(images) == {"registry.k8s.io/kube-apiserver:v1.36.5", "registry.k8s.io/kube-controller-manager:v1.36.5",
+                           "registry.k8s.io/kube-scheduler:v1.36.5", "registry.k8s.io/etcd:3.6.8-0"}
+    assert images["registry.k8s.io/etcd:3.6.8-0"].binary == ("etcd", "etcd-v3.6.8-linux-amd64/etcd", "usr/local/bin/etcd")
+
+
+def test_an_unknown_kubernetes_minor_names_the_table_to_update():
+    with pytest.raises(RuntimeError, match="KUBEADM_ETCD in tools/artifacts/catalog.py"):
+        catalog.kubeadm_etcd_version("1.99.0")
+
+
+def test_kubeadm_images_the_test_bed_lacks_are_named_except_the_skipped_addons():
+    listed = ["registry.k8s.io/kube-apiserver:v1.36.5", "registry.k8s.io/kube-proxy:v1.36.5", "registry.k8s.io/coredns/coredns:v1.14.2",
+              "registry.k8s.io/etcd:3.6.9-0"]
+    assert build.kubeadm_image_mismatch(listed, ["registry.k8s.io/kube-apiserver:v1.36.5"]) == ["registry.k8s.io/etcd:3.6.9-0"]

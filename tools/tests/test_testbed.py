@@ -200,3 +200,22 @@ def test_instance_names_cannot_escape_the_cache(bad):
 def test_instance_dir_is_under_the_cache(monkeypatch, tmp_path):
     monkeypatch.setenv("KUBENODE_CACHE", str(tmp_path))
     assert vm.instance_dir("g", "n") == Path(tmp_path) / "instances" / "g" / "n"
+
+
+def test_a_control_plane_serves_its_api_on_loopback_and_reaches_it_as_the_cluster_endpoint(tmp_path):
+    netdev = _argv(tmp_path, api_port=46443, api_server=True)[_argv(tmp_path).index("-netdev") + 1]
+    rules = netdev.split(",")
+    assert "hostfwd=tcp:127.0.0.1:46443-:6443" in rules
+    assert f"guestfwd=tcp:{vm.CONTROL_PLANE_ENDPOINT}-cmd:socat STDIO TCP:127.0.0.1:46443" in rules
+
+
+def test_a_joining_node_only_reaches_the_api_server(tmp_path):
+    rules = _argv(tmp_path, api_port=46443)[_argv(tmp_path).index("-netdev") + 1].split(",")
+    assert [r for r in rules if r.startswith("hostfwd=")] == ["hostfwd=tcp:127.0.0.1:40022-:22"]
+    assert "guestfwd=tcp:10.0.2.100:6443-cmd:socat STDIO TCP:127.0.0.1:46443" in rules
+
+
+def test_joining_needs_a_running_control_plane(monkeypatch, tmp_path):
+    monkeypatch.setenv("KUBENODE_CACHE", str(tmp_path))
+    with pytest.raises(RuntimeError, match="g/cp is not a running control-plane instance: start it first"):
+        vm.up("g", "w1", api_server_of="cp")
