@@ -61,7 +61,7 @@ def test_the_verifier_finds_the_node_as_the_api_server_records_it(host, expected
 def test_a_stale_cri_socket_record_fails_naming_the_fix(host, expected, core):  # C23
     """kubeadm's cri-socket annotation planted with the other runtime's socket (what a runtime
     switch without the annotation's update leaves), then removed."""
-    other = {"containerd": "unix:///var/run/crio/crio.sock", "crio": "unix:///var/run/containerd/containerd.sock"}[expected["runtime"]]
+    other = next(e for r, e in expected["endpoints"].items() if r != expected["runtime"])
     name = host.check_output("hostname")
     annotation = "kubeadm.alpha.kubernetes.io/cri-socket"
     core.patch_node(name, {"metadata": {"annotations": {annotation: other}}})
