@@ -665,6 +665,22 @@ CRI_SOCKET_ANNOTATION = "kubeadm.alpha.kubernetes.io/cri-socket"
 CLUSTER_CHECK_IDS = ("cluster.node_ready", "cluster.node_runtime", "cluster.cri_socket_record", "cluster.runtime_classes")
 
 
+def reported_runtime_version(version: dict | None) -> str | None:
+    """What kubelet records as ``status.nodeInfo.containerRuntimeVersion`` for a runtime whose
+    Version RPC answered ``version`` (``<runtime_name>://<runtime_version>``, without a leading
+    ``v``), or None when the reply lacks either field."""
+    version = version or {}
+    if not (version.get("runtime_name") and version.get("runtime_version")):
+        return None
+    return f"{version['runtime_name']}://{str(version['runtime_version']).lstrip('v')}"
+
+
+def same_runtime_version(recorded: str | None, version: dict | None) -> bool:
+    """Whether a Node's ``containerRuntimeVersion`` names the runtime that answered ``version``."""
+    answers = reported_runtime_version(version)
+    return bool(recorded and answers and str(recorded).replace("://v", "://") == answers)
+
+
 def cluster_checks(cluster: dict | None, runtime: str, cri: dict, endpoint: str, handlers: list[str], default: str | None,
                    paths: dict | None = None) -> list[dict]:
     """The node as the API server records it (``cluster``: cluster.cluster_facts) against what
@@ -694,11 +710,10 @@ def cluster_checks(cluster: dict | None, runtime: str, cri: dict, endpoint: str,
                          f"{ready.get('message')})", "Ready=True", source,
                          f"the Node is not Ready: {ready.get('message') or ready.get('reason') or 'no Ready condition'}; "
                          "see journalctl -u kubelet"))
-    version = cri.get("version") or {}
-    if version.get("runtime_name") and version.get("runtime_version"):
-        answers = f"{version['runtime_name']}://{str(version['runtime_version']).lstrip('v')}"
+    answers = reported_runtime_version(cri.get("version"))
+    if answers:
         recorded = node.get("container_runtime_version")
-        same = recorded and str(recorded).replace("://v", "://") == answers
+        same = same_runtime_version(recorded, cri.get("version"))
         out.append(check("cluster.node_runtime", "cluster", "ok" if same else "fail", recorded, answers,
                          f"{source}: status.nodeInfo.containerRuntimeVersion; the runtime's Version RPC",
                          "" if same else f"the Node reports {recorded}, but the node's runtime is {answers}: kubelet talks to "

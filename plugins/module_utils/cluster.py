@@ -17,7 +17,7 @@ import os
 import shutil
 import tempfile
 
-from .chain import CRI_SOCKET_ANNOTATION
+from .chain import CRI_SOCKET_ANNOTATION, same_runtime_version
 
 try:
     import yaml
@@ -77,6 +77,38 @@ def node_summary(node: dict) -> dict:
         "kubelet_version": (status.get("nodeInfo") or {}).get("kubeletVersion"),
         "unschedulable": bool((node.get("spec") or {}).get("unschedulable")),
     }
+
+
+#: Taint effects that keep new pods off a Node (kubeadm's control plane carries
+#: node-role.kubernetes.io/control-plane:NoSchedule).
+REPELLING_TAINTS = ("NoSchedule", "NoExecute")
+
+
+def schedulable_nodes(nodes: list[dict], exclude: str = "") -> list[str]:
+    """The names of the Nodes that take new pods, other than ``exclude``, sorted.
+
+    ``nodes`` are Node objects as the API server returns them (kubernetes.core.k8s_info's
+    ``resources``). A Node takes new pods when it is Ready, not cordoned (``spec.unschedulable``)
+    and has no ``NoSchedule`` or ``NoExecute`` taint. Tolerations are not weighed: a Node that only
+    pods with a toleration may use does not count, which errs on the side of refusing a drain.
+    """
+    names = []
+    for node in nodes or []:
+        meta, spec, status = node.get("metadata") or {}, node.get("spec") or {}, node.get("status") or {}
+        ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
+        tainted = any(t.get("effect") in REPELLING_TAINTS for t in spec.get("taints") or [])
+        if ready and not spec.get("unschedulable") and not tainted and meta.get("name") != exclude:
+            names.append(meta.get("name"))
+    return sorted(names)
+
+
+def node_runs(node: dict, version: dict | None) -> bool:
+    """Whether a Node object (as the API server returns it) is Ready and records the runtime
+    whose Version RPC answered ``version`` (``status.nodeInfo.containerRuntimeVersion``): the
+    Node is back on a runtime after kubelet restarted on it."""
+    status = node.get("status") or {}
+    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
+    return ready and same_runtime_version((status.get("nodeInfo") or {}).get("containerRuntimeVersion"), version)
 
 
 def cluster_facts(kubeconfig: str | None, node_name: str, timeout: int = 10) -> dict:

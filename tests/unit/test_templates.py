@@ -136,3 +136,15 @@ def test_kubelet_extra_args_end_the_exec_start_line_in_both_modes(template, mode
                                         "kubelet_kubeadm_kubeconfig": "/etc/kubernetes/kubelet.conf"})
     exec_start = [line for line in text.splitlines() if line.startswith("ExecStart=") and line != "ExecStart="]
     assert exec_start == [base + suffix]
+
+
+def test_the_kubeadm_configuration_file_holds_one_yaml_document_per_kind():
+    """What `kubeadm config validate` reads: the documents of kubelet_kubeadm_documents, each
+    its own YAML document (a literal "\\n" in a separator is what kubeadm refused before)."""
+    from ansible_collections.kubenode.runtime_chain.plugins.module_utils import kubelet
+
+    documents = kubelet.kubeadm_documents({"ClusterConfiguration": {"kubernetesVersion": "v1.36.5"}},
+                                          "unix:///run/containerd/containerd.sock", "systemd", "init")
+    text = render("kubelet", "kubeadm-config.yaml.j2", {"__kubeadm_documents": documents})
+    assert text.startswith("#") and "\\n" not in text
+    assert list(yaml.safe_load_all(text)) == documents

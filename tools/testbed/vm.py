@@ -238,6 +238,21 @@ def load(group: str, name: str) -> Instance | None:
     return inst if pid and inst.directory in _pid_cmdline(pid) else None
 
 
+def use_every_cpu() -> None:
+    """Let this process, and the VM, mirror and registry it starts, run on every CPU.
+
+    Mitogen (the test bed's opt-in strategy) pins Ansible and every command it runs to one CPU
+    on a machine with fewer than four (``ansible_mitogen.affinity``); QEMU started from a
+    Molecule create step inherited that mask, so all the VMs of every scenario shared one core
+    while the other idled. A mask the kernel refuses (a cpuset narrower than the machine) is
+    left as it is.
+    """
+    try:
+        os.sched_setaffinity(0, range(os.cpu_count() or 1))
+    except (AttributeError, OSError):
+        pass
+
+
 def up(
     group: str,
     name: str,
@@ -262,6 +277,7 @@ def up(
     ``RuntimeError`` with the tail of the serial console when the guest does not become
     ready; nothing of the failed instance is left running or on disk.
     """
+    use_every_cpu()
     api_port = 0
     if api_server_of:
         server = load(group, api_server_of)

@@ -219,3 +219,17 @@ def test_joining_needs_a_running_control_plane(monkeypatch, tmp_path):
     monkeypatch.setenv("KUBENODE_CACHE", str(tmp_path))
     with pytest.raises(RuntimeError, match="g/cp is not a running control-plane instance: start it first"):
         vm.up("g", "w1", api_server_of="cp")
+
+
+def test_the_test_bed_undoes_a_one_cpu_pin_before_it_starts_a_vm():
+    """A process pinned to one CPU (as Mitogen pins what Ansible runs on a small machine) gets
+    every CPU back, so the VM it starts does not share one core with all the others."""
+    import os
+
+    before = os.sched_getaffinity(0)
+    try:
+        os.sched_setaffinity(0, {min(before)})
+        vm.use_every_cpu()
+        assert os.sched_getaffinity(0) == set(range(os.cpu_count()))
+    finally:
+        os.sched_setaffinity(0, before)

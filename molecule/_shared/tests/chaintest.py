@@ -23,6 +23,16 @@ sys.path.insert(0, str(PROJECT))
 
 
 
+# What a refused or planned-only switch must leave as it was: packages, files under the paths
+# the roles write, and the units' states (compared before and after).
+SNAPSHOT = r"""
+dpkg-query -W -f='${Package} ${Version}\n' | sha256sum
+find /etc /usr/local /var/cache/kubenode /var/lib/kubenode -xdev -printf '%p %s %T@\n' 2>/dev/null | grep -v '^/etc/ld.so.cache ' | sort
+systemctl is-active containerd crio kubelet || true
+systemctl is-enabled containerd crio kubelet || true
+"""
+
+
 def _env() -> dict:
     """The environment of the playbooks the tests run: Molecule's Ansible configuration (the
     scenario's strategy and the test bed's settings), else the product's ansible.cfg."""
@@ -58,7 +68,10 @@ def resolve_contract() -> dict:
     # printed their lines around it.
     start = out.stdout.index("{\n") if out.stdout.startswith("{\n") else out.stdout.index("\n{\n") + 1
     tasks = json.JSONDecoder().raw_decode(out.stdout[start:])[0]["plays"][0]["tasks"]
-    return {host: result["msg"] for host, result in tasks[-1]["hosts"].items()}
+    # The hosts of a play can reach the printing task in separate batches (the includes before
+    # it differ per host), each its own entry in the json callback's list.
+    return {host: result["msg"] for task in tasks if task["task"]["name"] == "Print them"
+            for host, result in task["hosts"].items()}
 
 
 @pytest.fixture(scope="module")

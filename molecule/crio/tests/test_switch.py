@@ -12,14 +12,7 @@ import json
 import re
 
 import pytest
-from chaintest import chain_info, chain_info_args, run_playbook
-
-SNAPSHOT = r"""
-dpkg-query -W -f='${Package} ${Version}\n' | sha256sum
-find /etc /usr/local /var/cache/kubenode /var/lib/kubenode -xdev -printf '%p %s %T@\n' 2>/dev/null | grep -v '^/etc/ld.so.cache ' | sort
-systemctl is-active containerd crio kubelet || true
-systemctl is-enabled containerd crio kubelet || true
-"""
+from chaintest import SNAPSHOT, chain_info, chain_info_args, run_playbook
 
 
 def switch(tmp_path, target, *extra):

@@ -148,3 +148,52 @@ def test_cluster_facts_without_a_kubeconfig_say_so(tmp_path):
     broken = tmp_path / "kubeconfig"
     broken.write_text("current-context: x\n")
     assert "cannot read the kubeconfig" in cluster.cluster_facts(str(broken), "w1")["error"]
+
+
+def _api_node(name, ready="True", unschedulable=None, taints=None):
+    spec = {"taints": taints} if taints else {}
+    if unschedulable is not None:
+        spec["unschedulable"] = unschedulable
+    return {"metadata": {"name": name}, "spec": spec, "status": {"conditions": [{"type": "Ready", "status": ready}]}}
+
+
+CONTROL_PLANE_TAINT = {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}
+
+
+@pytest.mark.parametrize(
+    "nodes, exclude, expected",
+    [
+        ([_api_node("w2"), _api_node("w1")], "", ["w1", "w2"]),
+        ([_api_node("w1"), _api_node("w2")], "w1", ["w2"]),
+        # kubeadm's control plane repels pods: draining the only worker leaves nowhere to run
+        ([_api_node("cp", taints=[CONTROL_PLANE_TAINT]), _api_node("w1")], "w1", []),
+        ([_api_node("w1"), _api_node("w2", unschedulable=True)], "w1", []),  # cordoned
+        ([_api_node("w1"), _api_node("w2", ready="False")], "w1", []),
+        ([_api_node("w1"), _api_node("w2", ready="Unknown")], "w1", []),
+        ([_api_node("w1"), _api_node("w2", taints=[{"key": "k", "effect": "NoExecute"}])], "w1", []),
+        # a PreferNoSchedule taint still takes pods
+        ([_api_node("w1"), _api_node("w2", taints=[{"key": "k", "effect": "PreferNoSchedule"}])], "w1", ["w2"]),
+        ([_api_node("w1"), _api_node("w2", unschedulable=False)], "w1", ["w2"]),
+        ([{"metadata": {"name": "w2"}}], "", []),  # no status yet
+        ([], "w1", []),
+    ],
+)
+def test_schedulable_nodes_are_ready_uncordoned_and_untainted(nodes, exclude, expected):
+    assert cluster.schedulable_nodes(nodes, exclude) == expected
+
+
+@pytest.mark.parametrize(
+    "ready, recorded, version, runs",
+    [
+        ("True", "containerd://2.3.7", {"runtime_name": "containerd", "runtime_version": "v2.3.7"}, True),
+        ("True", "cri-o://1.36.3", {"runtime_name": "cri-o", "runtime_version": "1.36.3"}, True),
+        # kubelet has not posted the new runtime yet (a switch from CRI-O, seconds after the restart)
+        ("True", "cri-o://1.36.3", {"runtime_name": "containerd", "runtime_version": "v2.3.7"}, False),
+        ("False", "containerd://2.3.7", {"runtime_name": "containerd", "runtime_version": "v2.3.7"}, False),
+        ("True", None, {"runtime_name": "containerd", "runtime_version": "v2.3.7"}, False),
+        ("True", "containerd://2.3.7", {}, False),
+    ],
+)
+def test_node_runs_only_when_ready_on_the_runtime_that_answers(ready, recorded, version, runs):
+    node = {"status": {"conditions": [{"type": "Ready", "status": ready}], "nodeInfo": {"containerRuntimeVersion": recorded}}}
+    assert cluster.node_runs(node, version) is runs
