@@ -84,6 +84,11 @@ def node_summary(node: dict) -> dict:
 REPELLING_TAINTS = ("NoSchedule", "NoExecute")
 
 
+def _ready(node: dict) -> bool:
+    """Whether a Node object's Ready condition is True."""
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in (node.get("status") or {}).get("conditions") or [])
+
+
 def schedulable_nodes(nodes: list[dict], exclude: str = "") -> list[str]:
     """The names of the Nodes that take new pods, other than ``exclude``, sorted.
 
@@ -94,10 +99,9 @@ def schedulable_nodes(nodes: list[dict], exclude: str = "") -> list[str]:
     """
     names = []
     for node in nodes or []:
-        meta, spec, status = node.get("metadata") or {}, node.get("spec") or {}, node.get("status") or {}
-        ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
+        meta, spec = node.get("metadata") or {}, node.get("spec") or {}
         tainted = any(t.get("effect") in REPELLING_TAINTS for t in spec.get("taints") or [])
-        if ready and not spec.get("unschedulable") and not tainted and meta.get("name") != exclude:
+        if _ready(node) and not spec.get("unschedulable") and not tainted and meta.get("name") != exclude:
             names.append(meta.get("name"))
     return sorted(names)
 
@@ -106,9 +110,8 @@ def node_runs(node: dict, version: dict | None) -> bool:
     """Whether a Node object (as the API server returns it) is Ready and records the runtime
     whose Version RPC answered ``version`` (``status.nodeInfo.containerRuntimeVersion``): the
     Node is back on a runtime after kubelet restarted on it."""
-    status = node.get("status") or {}
-    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
-    return ready and same_runtime_version((status.get("nodeInfo") or {}).get("containerRuntimeVersion"), version)
+    recorded = ((node.get("status") or {}).get("nodeInfo") or {}).get("containerRuntimeVersion")
+    return _ready(node) and same_runtime_version(recorded, version)
 
 
 def cluster_facts(kubeconfig: str | None, node_name: str, timeout: int = 10) -> dict:

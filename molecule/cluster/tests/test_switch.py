@@ -24,10 +24,10 @@ import pytest
 import testinfra
 import yaml
 from chaintest import PROJECT, SNAPSHOT, inventory, resolve_contract, run_playbook
+from test_cluster import RUNTIME_NAMES
 
 APP = "kubenode-proof"
 REPLICAS = 2
-RUNTIME_NAMES = {"containerd": "containerd", "crio": "cri-o"}
 FIGURES = PROJECT / "results" / "cluster-switch.json"
 
 
